@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * filelock - UML-compatible whole-file locks on open file descriptions
+ * (see filelock.h).
+ */
+#define _GNU_SOURCE
+#include "filelock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
+/* Ask the kernel who holds a lock that conflicts with @type over the file. */
+static void find_holder(int fd, short type, struct filelock_holder *holder)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0,
+		.l_pid = 0,
+	};
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+		return;
+	holder->known = true;
+	holder->write = fl.l_type == F_WRLCK;
+	/* Linux reports l_pid == -1 for a lock held by an open file description. */
+	if (fl.l_pid <= 0) {
+		holder->ofd = true;
+		return;
+	}
+	holder->pid = fl.l_pid;
+	read_comm(fl.l_pid, holder->comm, sizeof(holder->comm));
+}
+
+int filelock_take(int fd, bool exclusive, struct filelock_holder *holder)
+{
+	short type = exclusive ? F_WRLCK : F_RDLCK;
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0,	/* to the end of the file, however it grows */
+		.l_pid = 0,	/* must be 0 for OFD locks */
+	};
+	int err;
+
+	if (holder)
+		memset(holder, 0, sizeof(*holder));
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	err = errno;
+	if (err == EACCES)
+		err = EAGAIN;	/* POSIX allows either for a conflict */
+	if (err == EAGAIN && holder)
+		find_holder(fd, type, holder);
+	return -err;
+}
+
+void filelock_describe(const struct filelock_holder *holder, char *buf,
+		       size_t len)
+{
+	const char *kind;
+
+	if (!holder->known) {
+		snprintf(buf, len, "a lock held by another process");
+		return;
+	}
+	kind = holder->write ? "a write lock" : "a read lock";
+	if (holder->ofd)
+		snprintf(buf, len,
+			 "%s held through an open file description (a loop device of another mapping, or another program)",
+			 kind);
+	else if (holder->comm[0])
+		snprintf(buf, len, "%s held by process %ld (%s)", kind,
+			 (long)holder->pid, holder->comm);
+	else
+		snprintf(buf, len, "%s held by process %ld", kind,
+			 (long)holder->pid);
+}
