@@ -2,16 +2,20 @@
 /*
  * dmdev - device-mapper operations on libdevmapper (see dmdev.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "dmdev.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libdevmapper.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* libdevmapper's log levels (syslog's), and the flag bits it ORs in. */
 #define DMLOG_LEVEL_MASK 0x7
@@ -19,6 +23,7 @@
 
 static int verbose;
 static char last_error[512];
+static char kernel_error[512];
 
 static void dm_logger(int level, const char *file, int line, int dm_errno,
 		      const char *f, ...)
@@ -53,6 +58,57 @@ static void dm_setup(void)
 	dm_log_with_errno_init(dm_logger);
 	dm_set_name_mangling_mode(DM_STRING_MANGLING_NONE);
 	last_error[0] = '\0';
+	kernel_error[0] = '\0';
+}
+
+/*
+ * The kernel says why it refused a table only in its log. Open /dev/kmsg at
+ * its end before a task; after a failure, keep the last "device-mapper:
+ * table:" message that appeared meanwhile (e.g. "umlcow: Invalid bitmap
+ * offset (-EINVAL)"). Best effort: without /dev/kmsg there is no message.
+ */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void kmsg_collect(int fd)
+{
+	static const char tag[] = "device-mapper: table: ";
+	char rec[1024];
+
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *msg, *end, *p;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten: go on */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		/* "prio,seq,usec,flags;text\n" and continuation lines */
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		if (strncmp(msg, tag, sizeof(tag) - 1))
+			continue;
+		msg += sizeof(tag) - 1;
+		/* Drop the "MAJ:MIN: " of the device. */
+		p = strchr(msg, ' ');
+		if (p && p > msg && p[-1] == ':' && strchr(msg, ':') < p - 1)
+			msg = p + 1;
+		snprintf(kernel_error, sizeof(kernel_error), "%s", msg);
+	}
 }
 
 void dmdev_set_verbose(int level)
@@ -63,6 +119,11 @@ void dmdev_set_verbose(int level)
 const char *dmdev_last_error(void)
 {
 	return last_error;
+}
+
+const char *dmdev_kernel_error(void)
+{
+	return kernel_error;
 }
 
 int dmdev_check_name(const char *name, const char **why)
@@ -111,6 +172,26 @@ static int set_cookie(struct dm_task *dmt, uint32_t *cookie)
 	return dm_task_set_cookie(dmt, cookie, flags) ? 0 : -ENOMEM;
 }
 
+/* 1 when device @name exists, 0 when not, or a negative errno. */
+static int exists(const char *name)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int ret;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt))
+		ret = task_errno(dmt, ENODEV);
+	else if (!dm_task_get_info(dmt, &info))
+		ret = -EIO;
+	else
+		ret = info.exists ? 1 : 0;
+	dm_task_destroy(dmt);
+	return ret;
+}
+
 int dmdev_create(const char *name, const char *uuid, bool read_only,
 		 uint64_t len, const char *type, const char *params,
 		 char *node, size_t node_len)
@@ -118,7 +199,7 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 	struct dm_task *dmt;
 	uint32_t cookie = 0;
 	bool cookie_set = false;
-	int err = -ENOMEM;
+	int err = -ENOMEM, kmsg;
 
 	dm_setup();
 	err = dmdev_check_name(name, NULL);
@@ -127,7 +208,12 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 	if (strncmp(uuid, DMDEV_UUID_PREFIX, strlen(DMDEV_UUID_PREFIX)) ||
 	    strlen(uuid) >= DM_UUID_LEN)
 		return -EINVAL;
+	/* The create ioctl's EBUSY does not reach dm_task_get_errno(). */
+	err = exists(name);
+	if (err)
+		return err > 0 ? -EEXIST : err;
 
+	err = -ENOMEM;
 	dmt = dm_task_create(DM_DEVICE_CREATE);
 	if (!dmt)
 		return -ENOMEM;
@@ -142,13 +228,18 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 		goto out;
 	cookie_set = true;
 
+	kmsg = kmsg_open();
 	if (dm_task_run(dmt)) {
 		err = 0;
 	} else {
+		if (kmsg >= 0)
+			kmsg_collect(kmsg);
 		err = task_errno(dmt, EINVAL);
-		if (err == -EBUSY)	/* the name or UUID is in use */
-			err = -EEXIST;
+		if (err == -EBUSY || exists(name) == 1)
+			err = -EEXIST;	/* the name or the UUID is in use */
 	}
+	if (kmsg >= 0)
+		close(kmsg);
 out:
 	/* Always: releases the cookie, and makes the node without udev. */
 	if (cookie_set)

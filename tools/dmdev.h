@@ -31,6 +31,12 @@ void dmdev_set_verbose(int level);
 const char *dmdev_last_error(void);
 
 /*
+ * Why the kernel refused the table of the last dmdev_create(), from its log
+ * ("umlcow: Invalid bitmap offset (-EINVAL)"), or "" when it said nothing.
+ */
+const char *dmdev_kernel_error(void);
+
+/*
  * Whether @name can name a device: 1 to DM_NAME_LEN - 1 bytes, no '/', no
  * whitespace or control characters, not ".", ".." or "control". Returns 0,
  * or -EINVAL with *@why (if not NULL) set to a short reason.

@@ -3,7 +3,9 @@
  * filelock - UML-compatible whole-file locks on open file descriptions
  * (see filelock.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "filelock.h"
 
 #include <errno.h>

@@ -2,7 +2,9 @@
 /*
  * loopdev - attach an open file to a free loop device (see loopdev.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "loopdev.h"
 
 #include <errno.h>
