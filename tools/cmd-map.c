@@ -32,17 +32,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cowfmt.h"
 #include "dmdev.h"
 #include "filelock.h"
 #include "loopdev.h"
-
-#define PROG "umlcow-setup"
-
-/* Exit statuses. */
-#define EXIT_OK		0
-#define EXIT_FAIL	1
-#define EXIT_USAGE	2
 
 /* ---- messages -------------------------------------------------------- */
 
@@ -206,8 +200,30 @@ static void explain_overlap(const struct cow_info *info, const char *what)
 	uint64_t last = info->nr_sectors > covered ?
 			info->nr_sectors - covered : 0;
 
-	say(what, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding), so the bits of its last %" PRIu64 " sector%s share a byte with the first data sector and writing either would corrupt the other; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
-	    info->layout_name, last, last == 1 ? "" : "s");
+	char what_bits[64];
+
+	if (last == 1)
+		snprintf(what_bits, sizeof(what_bits),
+			 "the bit of its last sector shares");
+	else
+		snprintf(what_bits, sizeof(what_bits),
+			 "the bits of its last %" PRIu64 " sectors share", last);
+	say(what, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding), so %s a byte with the first data sector, and writing either would corrupt the other; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
+	    info->layout_name, what_bits);
+}
+
+/*
+ * Whether a read-only mapping can use a COW file of @file_size bytes that
+ * ends before its data area does: its loop device (whole 512-byte sectors)
+ * must hold every sector the bitmap touches and reach the data area.
+ */
+static bool ro_short_ok(const struct cow_info *info, uint64_t file_size)
+{
+	uint64_t loop_bytes = file_size & ~UINT64_C(511);
+	uint64_t bitmap_end = info->bitmap_offset + info->bitmap_span;
+
+	bitmap_end = (bitmap_end + 511) & ~UINT64_C(511);
+	return loop_bytes >= bitmap_end && loop_bytes >= info->data_offset;
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -250,15 +266,51 @@ static void uuid_prefix(const struct stat *st, char *buf, size_t len)
 		 major(st->st_dev), minor(st->st_dev), (uint64_t)st->st_ino);
 }
 
-static void lock_refused(const char *what, const struct filelock_holder *h,
-			 bool cow)
+/*
+ * The umlcow mappings of the file @st, found by the UUID we gave them: how
+ * many there are (or a negative errno), the first one's name in @name.
+ */
+static int mappings_of(const struct stat *st, char *name, size_t len)
 {
-	char holder[256];
+	char prefix[DM_UUID_LEN];
+	struct dmdev *devs;
+	size_t n;
+	int err, found = 0;
 
+	uuid_prefix(st, prefix, sizeof(prefix));
+	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(devs[i].uuid, prefix, strlen(prefix)) &&
+		    found++ == 0)
+			snprintf(name, len, "%s", devs[i].name);
+	dmdev_free_list(devs, n);
+	return found;
+}
+
+static void already_mapped(const char *what, const char *name)
+{
+	say(what, "already mapped as %s/%s (umlcow-setup close %s); not mapped again",
+	    DMDEV_DIR, name, name);
+}
+
+static void lock_refused(const char *what, const struct filelock_holder *h,
+			 bool cow, const struct stat *st)
+{
+	char holder[256], name[DM_NAME_LEN];
+
+	if (cow && (!h->known || h->ofd) &&
+	    mappings_of(st, name, sizeof(name)) > 0) {
+		already_mapped(what, name);
+		return;
+	}
 	filelock_describe(h, holder, sizeof(holder));
-	say(what, "in use: %s%s; not mapped", holder,
-	    cow ? " (a UML running on this COW file, or another mapping of it?)"
-		: " (something writes to the backing file?)");
+	if (cow)
+		say(what, "in use: %s (is UML running on it?); not mapped",
+		    holder);
+	else
+		say(what, "the backing file is in use: %s; not mapped", holder);
 }
 
 /* Open @path for a loop device and take UML's lock on it. */
@@ -285,7 +337,7 @@ static int open_locked(const char *path, bool writable, const char *what,
 	}
 	err = filelock_take(fd, writable, &h);
 	if (err == -EAGAIN) {
-		lock_refused(what, &h, cow);
+		lock_refused(what, &h, cow, st);
 		close(fd);
 		return -1;
 	}
@@ -369,6 +421,7 @@ static int do_open(const char *path, const struct open_opts *o)
 	}
 	if (table_geometry(&info, &g, path))
 		goto out;
+
 	if (info.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA && !read_only) {
 		explain_overlap(&info, path);
 		read_only = true;
@@ -413,13 +466,40 @@ static int do_open(const char *path, const struct open_opts *o)
 		goto out;
 	}
 
-	/* A QEMU-style COW file ends after its bitmap: extend it, sparsely. */
-	if ((uint64_t)cst.st_size < g.cow_need) {
-		if (read_only) {
-			say(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
-			    (uint64_t)cst.st_size, g.cow_need, g.cow_need);
-			goto out;
-		}
+	/* The name, before anything is attached or extended. */
+	err = dmdev_exists(name);
+	if (err < 0) {
+		create_failed(path, name, err);
+		goto out;
+	}
+	if (err > 0) {
+		struct dmdev d;
+
+		uuid_prefix(&pst, uuid, sizeof(uuid));
+		/* dmdev_get() leaves @d safe to free even when it fails. */
+		if (!dmdev_get(name, &d) &&
+		    !strncmp(d.uuid, uuid, strlen(uuid)))
+			already_mapped(path, name);
+		else
+			create_failed(path, name, -EEXIST);
+		dmdev_free(&d);
+		goto out;
+	}
+
+	/*
+	 * A QEMU-style COW file ends after its bitmap: extend it, sparsely.
+	 * Read-only, the target accepts a COW device that ends early as long
+	 * as it holds the bitmap's sectors and reaches the data area.
+	 */
+	if ((uint64_t)cst.st_size >= g.cow_need) {
+		/* Nothing to do. */
+	} else if (read_only && ro_short_ok(&info, (uint64_t)cst.st_size)) {
+		note(path, "the file ends before its data area; mapped as it is");
+	} else if (read_only) {
+		say(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
+		    (uint64_t)cst.st_size, g.cow_need, g.cow_need);
+		goto out;
+	} else {
 		orig_size = (uint64_t)cst.st_size;
 		if (ftruncate(cow_fd, (off_t)g.cow_need) < 0) {
 			say(path, "cannot extend the file to %" PRIu64 " bytes: %s",
@@ -485,6 +565,12 @@ out:
 	cow_close(&cf);
 	return ret;
 }
+
+/* umlcow-setup's global options: every command takes them. */
+#define GLOBAL_OPTIONS \
+	{ "backing", required_argument, NULL, 'b' }, \
+	{ "force", no_argument, NULL, 'f' }, \
+	{ "layout", required_argument, NULL, 'l' }
 
 enum {
 	OPT_NO_DISCARD = 256,
@@ -683,7 +769,7 @@ static void list_json(const struct mapping *ms, size_t n)
 
 static void list_plain(const struct mapping *ms, size_t n)
 {
-	int wname = 4, walloc = 9;
+	int wname = 4, walloc = 9, wcow = 3;
 	char (*alloc)[64];
 
 	if (!n)
@@ -707,12 +793,14 @@ static void list_plain(const struct mapping *ms, size_t n)
 			wname = l;
 		if ((int)strlen(alloc[i]) > walloc)
 			walloc = (int)strlen(alloc[i]);
+		if ((int)strlen(m->cow_file) > wcow)
+			wcow = (int)strlen(m->cow_file);
 	}
-	printf("%-*s  %-4s  %-*s  %s  %s\n", wname, "NAME", "MODE", walloc,
-	       "ALLOCATED", "COW", "BACKING");
+	printf("%-*s  %-4s  %-*s  %-*s  %s\n", wname, "NAME", "MODE", walloc,
+	       "ALLOCATED", wcow, "COW", "BACKING");
 	for (size_t i = 0; i < n; i++)
-		printf("%-*s  %-4s  %-*s  %s  %s\n", wname, ms[i].dev->name,
-		       ms[i].mode, walloc, alloc[i], ms[i].cow_file,
+		printf("%-*s  %-4s  %-*s  %-*s  %s\n", wname, ms[i].dev->name,
+		       ms[i].mode, walloc, alloc[i], wcow, ms[i].cow_file,
 		       ms[i].backing_file);
 	free(alloc);
 }
@@ -732,6 +820,7 @@ int cmd_list(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		GLOBAL_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "help", no_argument, NULL, 'h' },
@@ -744,9 +833,11 @@ int cmd_list(int argc, char **argv)
 	int c, err, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+jvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jb:fl:vh", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'b': case 'f': case 'l': break;	/* global, unused */
 		case 'v': level = level > 1 ? level : 1; break;
 		case OPT_DEBUG: level = 2; break;
 		case 'h': fputs(cmd_list_help, stdout); return EXIT_OK;
@@ -862,6 +953,7 @@ static int do_close(const char *arg)
 int cmd_close(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		GLOBAL_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "help", no_argument, NULL, 'h' },
@@ -870,8 +962,10 @@ int cmd_close(int argc, char **argv)
 	int c, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+b:fl:vh", longopts,
+				NULL)) != -1) {
 		switch (c) {
+		case 'b': case 'f': case 'l': break;	/* global, unused */
 		case 'v': level = level > 1 ? level : 1; break;
 		case OPT_DEBUG: level = 2; break;
 		case 'h': fputs(cmd_close_help, stdout); return EXIT_OK;
@@ -898,6 +992,7 @@ int cmd_table(int argc, char **argv)
 		{ "no-discard", no_argument, NULL, OPT_NO_DISCARD },
 		{ "layout", required_argument, NULL, 'l' },
 		{ "backing", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -912,7 +1007,7 @@ int cmd_table(int argc, char **argv)
 	int c, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+rl:b:vh", longopts,
+	while ((c = getopt_long(argc, argv, "+rl:b:fvh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case OPT_COW_DEV: cow_dev = optarg; break;
@@ -921,6 +1016,7 @@ int cmd_table(int argc, char **argv)
 		case OPT_NO_DISCARD: no_discard = true; break;
 		case 'l': co.layout = optarg; break;
 		case 'b': co.backing = optarg; break;
+		case 'f': break;	/* global; the table needs no mtime */
 		case 'v': level = 1; break;
 		case 'h': fputs(cmd_table_help, stdout); return EXIT_OK;
 		default: goto usage;

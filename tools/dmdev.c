@@ -152,6 +152,25 @@ int dmdev_check_name(const char *name, const char **why)
 	return reason ? -EINVAL : 0;
 }
 
+/*
+ * Why dm_task_create() failed: it fails when it cannot talk to the kernel
+ * driver, which is -ENODEV when the kernel has no device-mapper at all.
+ */
+static int no_task(void)
+{
+	char line[128];
+	bool dm = false;
+	FILE *f = fopen("/proc/misc", "re");
+
+	if (!f)
+		return -ENODEV;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " device-mapper"))
+			dm = true;
+	fclose(f);
+	return dm ? -ENOMEM : -ENODEV;
+}
+
 /* The errno of a failed task: the ioctl's, else a generic one. */
 static int task_errno(struct dm_task *dmt, int fallback)
 {
@@ -181,7 +200,7 @@ static int exists(const char *name)
 
 	dmt = dm_task_create(DM_DEVICE_INFO);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt))
 		ret = task_errno(dmt, ENODEV);
 	else if (!dm_task_get_info(dmt, &info))
@@ -190,6 +209,12 @@ static int exists(const char *name)
 		ret = info.exists ? 1 : 0;
 	dm_task_destroy(dmt);
 	return ret;
+}
+
+int dmdev_exists(const char *name)
+{
+	dm_setup();
+	return exists(name);
 }
 
 int dmdev_create(const char *name, const char *uuid, bool read_only,
@@ -216,7 +241,7 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 	err = -ENOMEM;
 	dmt = dm_task_create(DM_DEVICE_CREATE);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_set_name(dmt, name) || !dm_task_set_uuid(dmt, uuid))
 		goto out;
 	if (read_only && !dm_task_set_ro(dmt))
@@ -260,7 +285,7 @@ int dmdev_remove(const char *name)
 	dm_setup();
 	dmt = dm_task_create(DM_DEVICE_REMOVE);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_set_name(dmt, name))
 		goto out;
 	/* Retry a while when something (udev, blkid) has it open briefly. */
@@ -306,7 +331,7 @@ static int query(int task, const char *name, struct dmdev *dev)
 
 	dmt = dm_task_create(task);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_set_name(dmt, name))
 		goto out;
 	if (task == DM_DEVICE_STATUS && !dm_task_no_flush(dmt))
@@ -388,7 +413,7 @@ int dmdev_list(const char *type, struct dmdev **devs, size_t *n)
 	dm_setup();
 	dmt = dm_task_create(DM_DEVICE_LIST);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_run(dmt)) {
 		err = task_errno(dmt, ENODEV);
 		goto out;
@@ -451,7 +476,7 @@ int dmdev_has_target(const char *type)
 	dm_setup();
 	dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
 	if (!dmt)
-		return -ENOMEM;
+		return no_task();
 	if (!dm_task_run(dmt)) {
 		ret = task_errno(dmt, ENODEV);
 		goto out;

@@ -43,6 +43,9 @@ const char *dmdev_kernel_error(void);
  */
 int dmdev_check_name(const char *name, const char **why);
 
+/* 1 when device @name exists, 0 when not, or a negative errno. */
+int dmdev_exists(const char *name);
+
 /*
  * Create device @name with UUID @uuid (must start with DMDEV_UUID_PREFIX),
  * read-only when @read_only, and the one-line table

@@ -90,18 +90,18 @@ void filelock_describe(const struct filelock_holder *holder, char *buf,
 	const char *kind;
 
 	if (!holder->known) {
-		snprintf(buf, len, "a lock held by another process");
+		snprintf(buf, len, "another process holds a lock on it");
 		return;
 	}
 	kind = holder->write ? "a write lock" : "a read lock";
 	if (holder->ofd)
 		snprintf(buf, len,
-			 "%s held through an open file description (a loop device of another mapping, or another program)",
+			 "another program holds %s on it (an open file description lock)",
 			 kind);
 	else if (holder->comm[0])
-		snprintf(buf, len, "%s held by process %ld (%s)", kind,
-			 (long)holder->pid, holder->comm);
+		snprintf(buf, len, "process %ld (%s) holds %s on it",
+			 (long)holder->pid, holder->comm, kind);
 	else
-		snprintf(buf, len, "%s held by process %ld", kind,
-			 (long)holder->pid);
+		snprintf(buf, len, "process %ld holds %s on it",
+			 (long)holder->pid, kind);
 }

@@ -38,9 +38,8 @@ int filelock_take(int fd, bool exclusive, struct filelock_holder *holder);
 
 /*
  * Describe @holder in @buf for a message, e.g.
- * "a write lock held by process 1234 (linux)" or
- * "a read lock held through an open file description (another umlcow-setup
- * mapping?)".
+ * "process 1234 (linux) holds a write lock on it" or
+ * "another program holds a read lock on it (an open file description lock)".
  */
 void filelock_describe(const struct filelock_holder *holder, char *buf,
 		       size_t len);
