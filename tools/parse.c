@@ -247,6 +247,10 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 
 		if (len < 8 || file_size < 8)
 			*err = errs[0];
+		else if (o == COW_LE && (get_u32(buf + 4, COW_BE) == 2 ||
+					 get_u32(buf + 4, COW_BE) == 3))
+			cow_seterr(err, "little-endian magic on a version %u header: only v1 was written little-endian",
+				   get_u32(buf + 4, COW_BE));
 		else
 			cow_seterr(err, "unsupported COW version %u (known: 1, 2 and 3)",
 				   get_u32(buf + 4, o));

@@ -1,0 +1,775 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * unit-tests - the COW format library, layout by layout, and its refusals.
+ *
+ * Built with -fsanitize=address,undefined by `make -C tools unit`. Prints
+ * one line per check ("ok" or "FAIL") and a summary; exits 1 on any
+ * failure. `unit-tests --write-seeds DIR` writes one small valid file per
+ * layout (the libFuzzer seeds) and exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cowfmt.h"
+#include "endian-util.h"
+
+static int failures, checks;
+static char tmpdir[] = "/tmp/umlcow-unit.XXXXXX";
+
+static void __attribute__((format(printf, 2, 3)))
+check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	checks++;
+	if (!ok)
+		failures++;
+	printf("%s - ", ok ? "ok  " : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* ---- building headers in memory -------------------------------------- */
+
+#define BUFSZ (COW_HEADER_READ)
+
+struct hdr {
+	uint8_t buf[BUFSZ];
+	const struct cow_layout *l;
+	enum cow_byte_order order;
+	uint64_t file_size;	/* what the "file" claims to be */
+};
+
+static void mkhdr(struct hdr *h, const char *layout, uint64_t size)
+{
+	struct cow_fields f = { .mtime = 1234567890, .size = size,
+				.sector_size = 512, .alignment = 4096 };
+	struct cow_geometry g;
+	struct cow_err err;
+	int order;
+
+	memset(h, 0, sizeof(*h));
+	h->l = cow_layout_find(layout, &order);
+	if (!h->l) {
+		check(false, "layout %s exists", layout);
+		exit(1);
+	}
+	h->order = order < 0 ? COW_BE : (enum cow_byte_order)order;
+	strcpy(f.backing_file, "/var/lib/uml/root_fs");
+	if (cow_header_encode(h->l, h->order, &f, h->buf, &err) ||
+	    cow_geometry(h->l, size, 512, 4096, &g, &err)) {
+		check(false, "encode %s: %s", layout, err.msg);
+		exit(1);
+	}
+	h->file_size = g.data_offset + size;
+}
+
+static int detect(const struct hdr *h, struct cow_info *ci,
+		  struct cow_err *err)
+{
+	return cow_detect(h->buf, BUFSZ, h->file_size, NULL, NULL, ci, NULL, 0,
+			  err);
+}
+
+/* ---- every layout round-trips, and only as itself -------------------- */
+
+static void test_layouts(void)
+{
+	static const char *const names[] = {
+		"v1-packed-le", "v1-packed-be", "v1-x86_64-le", "v1-x86_64-be",
+		"v2-packed", "v2-x86_64", "qemu-x86_64", "qemu-i386", "v3",
+		"v3-broken",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct hdr h;
+		struct cow_info ci;
+		struct cow_err err;
+		uint64_t size = 10 * 1024 * 1024;
+
+		mkhdr(&h, names[i], size);
+		if (detect(&h, &ci, &err)) {
+			check(false, "%s: detected: %s", names[i], err.msg);
+			continue;
+		}
+		check(ci.layout == h.l && ci.order == h.order,
+		      "%s: detected as %s, %s-endian", names[i],
+		      ci.layout_name, ci.order == COW_BE ? "big" : "little");
+		check(strcmp(ci.backing_file, "/var/lib/uml/root_fs") == 0 &&
+		      ci.mtime == 1234567890 && ci.size == size &&
+		      ci.sector_size == 512 && ci.nr_sectors == size / 512 &&
+		      ci.version == h.l->version,
+		      "%s: fields read back (path, mtime, size, sector size)",
+		      names[i]);
+		check(ci.bitmap_len == size / 512 / 8 &&
+		      ci.bitmap_span == ci.bitmap_len && ci.flags == 0 &&
+		      ci.data_offset % 512 == 0 &&
+		      ci.data_offset >= ci.bitmap_offset + ci.bitmap_len,
+		      "%s: geometry bitmap %llu+%llu data %llu", names[i],
+		      (unsigned long long)ci.bitmap_offset,
+		      (unsigned long long)ci.bitmap_len,
+		      (unsigned long long)ci.data_offset);
+	}
+}
+
+/* Values from the format's definition (Documentation/cow-format.rst). */
+static void test_known_geometry(void)
+{
+	struct hdr h;
+	struct cow_info ci;
+	struct cow_err err;
+
+	/* uml_mkcow on a 1024000-byte file makes a 1036288-byte file */
+	mkhdr(&h, "v3", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 8192 &&
+	      ci.bitmap_len == 250 && ci.data_offset == 12288 &&
+	      ci.data_offset + ci.size == 1036288,
+	      "v3 of 1024000 bytes: bitmap 8192+250, data 12288 (as uml_mkcow)");
+
+	mkhdr(&h, "v3-broken", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 8192 &&
+	      ci.data_offset == 12288,
+	      "v3-broken: header 4136 rounds to bitmap 8192");
+
+	mkhdr(&h, "v1-packed", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 280 &&
+	      ci.bitmap_len == 250 && ci.data_offset == 1024,
+	      "v1-packed: bitmap 280+250, data 1024");
+
+	mkhdr(&h, "v1-x86_64", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 288 &&
+	      ci.data_offset == 1024, "v1-x86_64: bitmap at 288");
+
+	mkhdr(&h, "v2-x86_64", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 4128 &&
+	      ci.data_offset == 4608, "v2-x86_64: bitmap 4128, data 4608");
+
+	mkhdr(&h, "qemu-i386", 1024000);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_offset == 1048 &&
+	      ci.data_offset == 1536, "qemu-i386: bitmap 1048, data 1536");
+
+	/* QEMU: floor(size / 512) sectors */
+	mkhdr(&h, "qemu-x86_64", 1024000 + 100);
+	check(detect(&h, &ci, &err) == 0 && ci.nr_sectors == 2000 &&
+	      ci.bitmap_len == 250, "qemu: a partial last sector is not counted");
+
+	/* v3: ceil(size / ss) sectors */
+	mkhdr(&h, "v3", 1024000 + 100);
+	check(detect(&h, &ci, &err) == 0 && ci.nr_sectors == 2001 &&
+	      ci.bitmap_len == 251, "v3: a partial last sector is counted");
+}
+
+/* ---- v1 byte orders -------------------------------------------------- */
+
+static void test_v1_orders(void)
+{
+	struct hdr le, be;
+	struct cow_info ci;
+	struct cow_err err;
+
+	mkhdr(&le, "v1-packed-le", 1 << 20);
+	mkhdr(&be, "v1-packed-be", 1 << 20);
+	check(memcmp(le.buf, "\x4d\x4f\x4f\x4f", 4) == 0,
+	      "v1 little-endian starts 4d 4f 4f 4f");
+	check(memcmp(be.buf, "\x4f\x4f\x4f\x4d", 4) == 0,
+	      "v1 big-endian starts 4f 4f 4f 4d");
+	check(get_u64(le.buf + 268, COW_LE) == 1 << 20 &&
+	      get_u64(be.buf + 268, COW_BE) == 1 << 20,
+	      "v1 size stored in the magic's byte order");
+	check(cow_parse_layout(le.buf, BUFSZ, le.file_size, le.l, COW_BE, &ci,
+			       &err) != 0,
+	      "v1 LE refused when big-endian is demanded: %s", err.msg);
+	/* v2 and later are always big-endian */
+	put_u32(be.buf + 4, 2, COW_BE);
+	put_u32(be.buf, COW_MAGIC, COW_LE);
+	check(detect(&be, &ci, &err) != 0 && strstr(err.msg, "little-endian"),
+	      "little-endian magic on a v2 refused: %s", err.msg);
+}
+
+/* ---- the v1/v2 short bitmap ------------------------------------------ */
+
+static void test_short_bitmap(void)
+{
+	struct hdr h;
+	struct cow_info ci;
+	struct cow_err err;
+	uint64_t size;
+
+	/* size mod 4096 in [1, 3584]: one byte short */
+	mkhdr(&h, "v1-packed", 1024000 + 512);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_len == 250 &&
+	      ci.bitmap_span == 251 && ci.nr_sectors == 2001 &&
+	      (ci.flags & COW_F_SHORT_BITMAP) &&
+	      !(ci.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA),
+	      "v1 short bitmap in the padding: len %llu span %llu",
+	      (unsigned long long)ci.bitmap_len,
+	      (unsigned long long)ci.bitmap_span);
+	mkhdr(&h, "v2-packed", 1024000 + 3584);
+	check(detect(&h, &ci, &err) == 0 && (ci.flags & COW_F_SHORT_BITMAP),
+	      "v2: size mod 4096 == 3584 is short");
+	mkhdr(&h, "v2-packed", 1024000 + 3585);
+	check(detect(&h, &ci, &err) == 0 && !(ci.flags & COW_F_SHORT_BITMAP),
+	      "v2: size mod 4096 == 3585 is not short");
+	mkhdr(&h, "v3", 1024000 + 512);
+	check(detect(&h, &ci, &err) == 0 && !(ci.flags & COW_F_SHORT_BITMAP),
+	      "v3 never short");
+
+	/* 280 + 232 = 512: the bitmap ends on a sector boundary */
+	size = 232 * 4096 + 512;
+	mkhdr(&h, "v1-packed", size);
+	check(detect(&h, &ci, &err) == 0 && ci.bitmap_len == 232 &&
+	      ci.data_offset == 512 &&
+	      (ci.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA),
+	      "v1 short bitmap overlapping the data area's first byte");
+	/* v2-packed: 4120 + 488 = 4608 */
+	size = 488 * 4096 + 1024;
+	mkhdr(&h, "v2-packed", size);
+	check(detect(&h, &ci, &err) == 0 && ci.data_offset == 4608 &&
+	      (ci.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA),
+	      "v2 short bitmap overlapping the data area");
+}
+
+/* ---- ambiguity ------------------------------------------------------- */
+
+static uint64_t want_size;
+
+static int fixed_size(void *ctx, const struct cow_info *cand, uint64_t *s)
+{
+	(void)ctx;
+	(void)cand;
+	*s = want_size;
+	return 0;
+}
+
+static void test_ambiguity(void)
+{
+	struct hdr h;
+	struct cow_info ci;
+	struct cow_err err;
+
+	/*
+	 * A v2-packed header of 4 GiB whose bytes also read as a v2-x86_64
+	 * header of 512 bytes (its size field is the packed one's low half
+	 * and sector size; its sector size the packed bitmap's first word).
+	 */
+	mkhdr(&h, "v2-packed", UINT64_C(1) << 32);
+	put_u32(h.buf + 4120, 512, COW_BE);
+	h.file_size = 2 << 20;
+	check(detect(&h, &ci, &err) != 0 && err.kind == COW_ERR_AMBIGUOUS &&
+	      strstr(err.msg, "v2-packed, v2-x86_64") &&
+	      strstr(err.msg, "--layout"),
+	      "ambiguous header refused: %s", err.msg);
+	check(cow_parse_layout(h.buf, BUFSZ, h.file_size,
+			       cow_layout_find("v2-x86_64", NULL), -1, &ci,
+			       &err) == 0 && ci.size == 512,
+	      "--layout v2-x86_64 picks the 512-byte reading");
+	want_size = 512;
+	check(cow_detect(h.buf, BUFSZ, h.file_size, fixed_size, NULL, &ci,
+			 NULL, 0, &err) == 0 &&
+	      strcmp(ci.layout_name, "v2-x86_64") == 0,
+	      "a 512-byte backing file settles it: %s", ci.layout_name);
+	want_size = UINT64_C(1) << 32;
+	check(cow_detect(h.buf, BUFSZ, h.file_size, fixed_size, NULL, &ci,
+			 NULL, 0, &err) == 0 &&
+	      strcmp(ci.layout_name, "v2-packed") == 0,
+	      "a 4 GiB backing file settles it: %s", ci.layout_name);
+	want_size = 7;
+	check(cow_detect(h.buf, BUFSZ, h.file_size, fixed_size, NULL, &ci,
+			 NULL, 0, &err) != 0 && strstr(err.msg, "differs"),
+	      "neither size matches: %s", err.msg);
+}
+
+/* ---- malformed headers ----------------------------------------------- */
+
+static int nr_malformed;
+
+static void refuse(const struct hdr *h, const char *what, const char *needle)
+{
+	struct cow_info ci;
+	struct cow_err err = { .msg = "" };
+	int r = detect(h, &ci, &err);
+
+	nr_malformed++;
+	check(r != 0 && strstr(err.msg, needle), "refused %s: %s", what,
+	      err.msg);
+}
+
+static void test_malformed(void)
+{
+	struct hdr h;
+	size_t i;
+
+	/* truncated at each field of every layout */
+	for (i = 0; i < cow_nr_layouts; i++) {
+		const struct cow_layout *l = &cow_layouts[i];
+		uint64_t cuts[] = { 0, 3, 4, 6, l->path_off + 1,
+				    l->mtime_off, l->size_off + 4,
+				    l->sectorsize_off,
+				    l->alignment_off > 0 ?
+				    (uint64_t)l->alignment_off : 8,
+				    l->format_off > 0 ?
+				    (uint64_t)l->format_off + 2 : 9,
+				    l->hdr_size - 1 };
+		size_t j;
+
+		for (j = 0; j < sizeof(cuts) / sizeof(cuts[0]); j++) {
+			char what[96];
+
+			mkhdr(&h, l->name, 1 << 20);
+			h.file_size = cuts[j];
+			snprintf(what, sizeof(what),
+				 "%s truncated at %llu (%s)", l->name,
+				 (unsigned long long)cuts[j],
+				 cow_layout_field_at(l, cuts[j]));
+			refuse(&h, what, cuts[j] < 4 ? "too short" :
+			       "file ends at byte");
+		}
+	}
+
+	mkhdr(&h, "v3", 1 << 20);
+	memcpy(h.buf, "QFI\xfb", 4);
+	refuse(&h, "bad magic (a qcow2 file)", "bad magic 51 46 49 fb");
+
+	mkhdr(&h, "v3", 1 << 20);
+	put_u32(h.buf + 4, 0, COW_BE);
+	refuse(&h, "version 0", "unsupported COW version 0");
+	put_u32(h.buf + 4, 4, COW_BE);
+	refuse(&h, "version 4", "unsupported COW version 4");
+
+	mkhdr(&h, "v3", 1 << 20);
+	put_u32(h.buf + 20, 0, COW_BE);
+	refuse(&h, "sector size 0", "sector size 0 is not a power of two");
+	put_u32(h.buf + 20, 3, COW_BE);
+	refuse(&h, "sector size 3", "sector size 3 is not a power of two");
+	put_u32(h.buf + 20, 1U << 31, COW_BE);
+	refuse(&h, "sector size 2^31", "sector size 2147483648");
+	put_u32(h.buf + 20, 256, COW_BE);
+	refuse(&h, "sector size 256", "sector size 256");
+
+	mkhdr(&h, "v3", 1 << 20);
+	put_u32(h.buf + 24, 0, COW_BE);
+	refuse(&h, "alignment 0", "alignment is 0");
+	put_u32(h.buf + 24, 3, COW_BE);
+	refuse(&h, "alignment 3", "alignment 3 is not a power of two");
+	put_u32(h.buf + 24, 1U << 31, COW_BE);
+	refuse(&h, "alignment 2^31", "alignment 2147483648");
+
+	mkhdr(&h, "v3", 1 << 20);
+	put_u64(h.buf + 12, 0, COW_BE);
+	refuse(&h, "size 0", "image size is 0");
+	put_u64(h.buf + 12, UINT64_C(1) << 62, COW_BE);
+	refuse(&h, "size 2^62", "larger than 2^60");
+	put_u64(h.buf + 12, UINT64_MAX, COW_BE);
+	refuse(&h, "size 2^64-1", "larger than 2^60");
+	put_u64(h.buf + 12, UINT64_C(1) << 50, COW_BE);
+	refuse(&h, "size 2^50: bitmap past the end of the file",
+	       "extends past the end of the file");
+
+	mkhdr(&h, "v1-packed", 1 << 20);
+	put_u64(h.buf + 268, UINT64_MAX - 100, COW_LE);
+	refuse(&h, "v1 size near 2^64 (would overflow size + ss - 1)",
+	       "larger than 2^60");
+
+	mkhdr(&h, "v3", 1 << 20);
+	memset(h.buf + 32, 'a', 4096);
+	refuse(&h, "path without NUL", "no NUL within its 4096-byte field");
+	mkhdr(&h, "v1-packed", 1 << 20);
+	memset(h.buf + 8, 'a', 256);
+	refuse(&h, "v1 path without NUL", "no NUL within its 256-byte field");
+	mkhdr(&h, "qemu-x86_64", 1 << 20);
+	memset(h.buf + 8, 0, 1024);
+	refuse(&h, "empty path", "backing file path is empty");
+
+	mkhdr(&h, "v3", 1 << 20);
+	put_u32(h.buf + 28, 1, COW_BE);
+	refuse(&h, "cow_format 1", "cow_format 1 is not 0");
+
+	mkhdr(&h, "qemu-i386", 1 << 20);
+	put_u32(h.buf + 1044, 4096, COW_BE);
+	refuse(&h, "QEMU sector size 4096", "QEMU always wrote 512");
+	put_u32(h.buf + 1044, 512, COW_BE);
+	put_u64(h.buf + 1036, 100, COW_BE);
+	refuse(&h, "QEMU size below one sector", "less than one sector");
+
+	mkhdr(&h, "v3", 1 << 20);
+	h.file_size = 4128 + 100;
+	refuse(&h, "file ending before the bitmap",
+	       "extends past the end of the file");
+
+	mkhdr(&h, "v1-packed-le", 1 << 20);
+	put_u32(h.buf + 4, 1, COW_BE);
+	refuse(&h, "v1 with LE magic, BE version", "unsupported COW version");
+
+	check(nr_malformed >= 20, "%d malformed inputs refused", nr_malformed);
+}
+
+/* ---- real files: create, bits, merge, convert ------------------------ */
+
+static char *path(const char *name)
+{
+	static char buf[8][256];
+	static int n;
+	char *p = buf[n++ % 8];
+
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static int write_file(const char *p, uint64_t size, unsigned seed)
+{
+	uint8_t b[4096];
+	uint64_t off;
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return -1;
+	for (off = 0; off < size; off += sizeof(b)) {
+		size_t i, n = size - off < sizeof(b) ? size - off : sizeof(b);
+
+		for (i = 0; i < n; i++)
+			b[i] = (uint8_t)((off + i) * 7 + seed);
+		if (write(fd, b, n) != (ssize_t)n) {
+			close(fd);
+			return -1;
+		}
+	}
+	return close(fd);
+}
+
+struct runlist {
+	uint64_t first[64], count[64];
+	int n;
+};
+
+static int collect(void *ctx, uint64_t first, uint64_t count)
+{
+	struct runlist *r = ctx;
+
+	if (r->n < 64) {
+		r->first[r->n] = first;
+		r->count[r->n] = count;
+	}
+	r->n++;
+	return 0;
+}
+
+static void test_files(const char *layout, uint64_t size)
+{
+	struct cow_create_opts co = { .order = -1 };
+	struct cow_open_opts oo = { .writable = true };
+	struct cow_file cf;
+	struct cow_err err;
+	struct runlist rl = { .n = 0 };
+	char *base = path("base.img"), *cow = path("t.cow");
+	char *out = path("merged.img"), *up = path("up.cow");
+	uint64_t cnt, last;
+	uint8_t sec[512], got[512];
+	int bfd, ofd, ok;
+
+	unlink(cow);
+	unlink(out);
+	unlink(up);
+	if (write_file(base, size, 1)) {
+		check(false, "write %s", base);
+		return;
+	}
+	co.layout = cow_layout_find(layout, &co.order);
+	check(cow_create(cow, base, &co, &err) == 0, "%s: create: %s", layout,
+	      err.msg);
+	check(cow_create(cow, base, &co, &err) != 0 &&
+	      strstr(err.msg, "refusing to overwrite"),
+	      "%s: create refuses to overwrite: %s", layout, err.msg);
+	if (cow_open(&cf, cow, &oo, &err)) {
+		check(false, "%s: open: %s", layout, err.msg);
+		return;
+	}
+	check(cf.info.layout == co.layout, "%s: opens as %s", layout,
+	      cf.info.layout_name);
+	last = cf.info.nr_sectors - 1;
+	memset(sec, 0xa5, sizeof(sec));
+	ok = cow_write_sectors(&cf, 0, 1, sec, &err) == 0 &&
+	     cow_write_sectors(&cf, 9, 1, sec, &err) == 0 &&
+	     cow_write_sectors(&cf, 10, 1, sec, &err) == 0 &&
+	     cow_write_sectors(&cf, last, 1, sec, &err) == 0;
+	check(ok, "%s: write sectors 0, 9, 10, %llu: %s", layout,
+	      (unsigned long long)last, ok ? "" : err.msg);
+	check(cow_write_sectors(&cf, last + 1, 1, sec, &err) != 0,
+	      "%s: write past the end refused: %s", layout, err.msg);
+	check(cow_bitmap_test(&cf, 9, &err) == 1 &&
+	      cow_bitmap_test(&cf, 8, &err) == 0 &&
+	      cow_bitmap_test(&cf, last, &err) == 1,
+	      "%s: bits 9 and last set, 8 clear", layout);
+	check(cow_bitmap_count(&cf, &cnt, &err) == 0 && cnt == 4,
+	      "%s: 4 sectors allocated (%llu)", layout,
+	      (unsigned long long)cnt);
+	check(cow_bitmap_scan(&cf, collect, &rl, &err) == 0 && rl.n == 3 &&
+	      rl.first[0] == 0 && rl.count[0] == 1 && rl.first[1] == 9 &&
+	      rl.count[1] == 2 && rl.first[2] == last && rl.count[2] == 1,
+	      "%s: runs 0+1, 9+2, %llu+1", layout, (unsigned long long)last);
+
+	/* merge and compare sector by sector with the backing file */
+	bfd = open(base, O_RDONLY);
+	ofd = open(out, O_RDWR | O_CREAT | O_EXCL, 0644);
+	check(bfd >= 0 && ofd >= 0 && cow_merge(&cf, bfd, ofd, NULL, &err) == 0,
+	      "%s: merge: %s", layout, err.msg);
+	{
+		uint64_t s, bad = 0;
+		struct stat st;
+
+		for (s = 0; s <= last; s++) {
+			uint8_t ref[512];
+			size_t n = s == last && size % 512 ? size % 512 : 512;
+			bool mine = s == 0 || s == 9 || s == 10 || s == last;
+
+			if (pread(ofd, got, n, (off_t)(s * 512)) != (ssize_t)n ||
+			    pread(bfd, ref, n, (off_t)(s * 512)) != (ssize_t)n)
+				bad++;
+			else if (memcmp(got, mine ? sec : ref, n))
+				bad++;
+		}
+		check(bad == 0 && fstat(ofd, &st) == 0 &&
+		      (uint64_t)st.st_size == size,
+		      "%s: merged image has the written sectors, the backing file elsewhere (%llu bad)",
+		      layout, (unsigned long long)bad);
+	}
+	close(ofd);
+
+	/* upgrade to v3 keeps everything */
+	{
+		struct cow_create_opts v3 = { .order = -1 };
+		struct cow_open_opts ro = { .layout = "v3" };
+		struct cow_file uf;
+		uint64_t c2 = 0;
+
+		check(cow_convert(&cf, up, &v3, NULL, &err) == 0,
+		      "%s: upgrade: %s", layout, err.msg);
+		if (cow_open(&uf, up, &ro, &err) == 0) {
+			check(strcmp(uf.info.layout_name, "v3") == 0 &&
+			      uf.info.size == cf.info.size &&
+			      uf.info.mtime == cf.info.mtime &&
+			      strcmp(uf.info.backing_file,
+				     cf.info.backing_file) == 0 &&
+			      cow_bitmap_count(&uf, &c2, &err) == 0 && c2 == 4 &&
+			      cow_bitmap_test(&uf, last, &err) == 1,
+			      "%s: upgraded file has the same header fields and bits",
+			      layout);
+			ofd = open(path("merged2.img"),
+				   O_RDWR | O_CREAT | O_TRUNC, 0644);
+			check(ofd >= 0 &&
+			      cow_merge(&uf, bfd, ofd, NULL, &err) == 0 &&
+			      pread(ofd, got, 512, 9 * 512) == 512 &&
+			      memcmp(got, sec, 512) == 0,
+			      "%s: upgraded file merges to the same data",
+			      layout);
+			if (ofd >= 0)
+				close(ofd);
+			cow_close(&uf);
+		} else {
+			check(false, "%s: open upgraded: %s", layout, err.msg);
+		}
+	}
+	close(bfd);
+	cow_close(&cf);
+}
+
+static void test_overlap_file(void)
+{
+	struct cow_create_opts co = { .order = -1 };
+	struct cow_open_opts oo = { .writable = true };
+	struct cow_file cf;
+	struct cow_err err;
+	char *base = path("ov.img"), *cow = path("ov.cow");
+	uint64_t size = 232 * 4096 + 512;
+	uint8_t sec[512], b;
+
+	unlink(cow);
+	co.layout = cow_layout_find("v1-packed", NULL);
+	if (write_file(base, size, 3) || cow_create(cow, base, &co, &err) ||
+	    cow_open(&cf, cow, &oo, &err)) {
+		check(false, "overlap file: %s", err.msg);
+		return;
+	}
+	check(cf.info.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA,
+	      "overlap file flagged");
+	memset(sec, 0, sizeof(sec));
+	check(cow_write_sectors(&cf, 0, 1, sec, &err) == 0 &&
+	      cow_bitmap_test(&cf, cf.info.nr_sectors - 1, &err) == 0,
+	      "zero data in sector 0 leaves the last sector's bit clear");
+	check(cow_write_sectors(&cf, cf.info.nr_sectors - 1, 1, sec, &err) ==
+	      0 && pread(cf.fd, &b, 1, (off_t)cf.info.data_offset) == 1 &&
+	      b == 1U << ((cf.info.nr_sectors - 1) % 8),
+	      "the last sector's bit is sector 0's first data byte (0x%02x)",
+	      b);
+	cow_close(&cf);
+}
+
+static void test_rebase(void)
+{
+	struct cow_open_opts oo = { .writable = true, .layout = "v2-packed" };
+	struct cow_create_opts co = { .order = -1 };
+	struct cow_file cf;
+	struct cow_err err;
+	uint8_t before[4120], after[4120];
+	uint32_t m = 42;
+	char *cow = path("rb.cow");
+	int fd, diff = 0;
+	size_t i;
+
+	unlink(cow);
+	co.layout = cow_layout_find("v2-packed", NULL);
+	if (write_file(path("rb.img"), 65536, 5) ||
+	    cow_create(cow, path("rb.img"), &co, &err) ||
+	    cow_open(&cf, cow, &oo, &err)) {
+		check(false, "rebase setup: %s", err.msg);
+		return;
+	}
+	fd = cf.fd;
+	check(pread(fd, before, sizeof(before), 0) == sizeof(before) &&
+	      cow_write_header_fields(&cf, "/new/place/root_fs", &m, &err) ==
+	      0 && pread(fd, after, sizeof(after), 0) == sizeof(after),
+	      "rewrite a v2 header: %s", err.msg);
+	for (i = 0; i < sizeof(before); i++)
+		if (before[i] != after[i] &&
+		    !(i >= 8 && i < 8 + 4096) && !(i >= 4104 && i < 4108))
+			diff++;
+	check(diff == 0 && strcmp((char *)after + 8, "/new/place/root_fs") ==
+	      0 && get_u32(after + 4104, COW_BE) == 42,
+	      "only the path and mtime changed");
+	check(cow_write_header_fields(&cf, "", NULL, &err) != 0,
+	      "an empty path refused: %s", err.msg);
+	cow_close(&cf);
+
+	/* a path longer than v1's 255 bytes */
+	{
+		char longp[300];
+		struct cow_fields f = { .size = 4096, .sector_size = 512 };
+		uint8_t buf[288];
+
+		memset(longp, 'x', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = 0;
+		strcpy(f.backing_file, longp);
+		check(cow_header_encode(cow_layout_find("v1-x86_64", NULL),
+					COW_LE, &f, buf, &err) != 0 &&
+		      strstr(err.msg, "at most 255"),
+		      "a 299-byte path refused for v1: %s", err.msg);
+	}
+}
+
+static void test_layout_names(void)
+{
+	int o;
+
+	check(cow_layout_find("v1-packed-be", &o) == &cow_layouts[0] &&
+	      o == COW_BE, "v1-packed-be names v1-packed, big-endian");
+	check(cow_layout_find("v3-le", &o) == NULL,
+	      "v3-le is not a layout (v3 is always big-endian)");
+	check(cow_layout_find("v9", &o) == NULL, "v9 is not a layout");
+	check(strcmp(cow_layout_field_at(&cow_layouts[6], 10), "mtime") == 0 &&
+	      strcmp(cow_layout_field_at(&cow_layouts[7], 34), "cow_format") ==
+	      0 && strcmp(cow_layout_field_at(&cow_layouts[1], 284),
+			  "padding") == 0,
+	      "field names by offset");
+}
+
+static int write_seeds(const char *dir)
+{
+	static const char *const names[] = {
+		"v1-packed-le", "v1-packed-be", "v1-x86_64-le", "v1-x86_64-be",
+		"v2-packed", "v2-x86_64", "qemu-x86_64", "qemu-i386", "v3",
+		"v3-broken",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct hdr h;
+		struct cow_info ci;
+		struct cow_err err;
+		char p[512];
+		FILE *f;
+		uint64_t n;
+
+		/* an 8 KiB image with sectors 0 and 2 allocated */
+		mkhdr(&h, names[i], 8192);
+		if (detect(&h, &ci, &err)) {
+			fprintf(stderr, "%s: %s\n", names[i], err.msg);
+			return 1;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		f = fopen(p, "w");
+		if (!f) {
+			perror(p);
+			return 1;
+		}
+		for (n = 0; n < h.file_size; n++) {
+			uint8_t c = n < BUFSZ ? h.buf[n] : 0;
+
+			if (n == ci.bitmap_offset)
+				c = 0x05;
+			else if (n >= ci.data_offset)
+				c = (uint8_t)n;
+			fputc(c, f);
+		}
+		if (fclose(f)) {
+			perror(p);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return write_seeds(argv[2]);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	test_layout_names();
+	test_layouts();
+	test_known_geometry();
+	test_v1_orders();
+	test_short_bitmap();
+	test_ambiguity();
+	test_malformed();
+	{
+		static const char *const names[] = {
+			"v1-packed-le", "v1-packed-be", "v1-x86_64-le",
+			"v1-x86_64-be", "v2-packed", "v2-x86_64",
+			"qemu-x86_64", "qemu-i386", "v3", "v3-broken",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			test_files(names[i], 1 << 20);
+			/* odd sizes: short bitmaps, partial last sector */
+			test_files(names[i], (1 << 20) + 1024);
+			if (strncmp(names[i], "qemu", 4) != 0)
+				test_files(names[i], (1 << 20) + 700);
+		}
+	}
+	test_overlap_file();
+	test_rebase();
+
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+	}
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
