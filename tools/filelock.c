@@ -96,7 +96,7 @@ void filelock_describe(const struct filelock_holder *holder, char *buf,
 	kind = holder->write ? "a write lock" : "a read lock";
 	if (holder->ofd)
 		snprintf(buf, len,
-			 "another program holds %s on it (an open file description lock)",
+			 "another program holds %s on it through an open file description",
 			 kind);
 	else if (holder->comm[0])
 		snprintf(buf, len, "process %ld (%s) holds %s on it",

@@ -39,7 +39,7 @@ int filelock_take(int fd, bool exclusive, struct filelock_holder *holder);
 /*
  * Describe @holder in @buf for a message, e.g.
  * "process 1234 (linux) holds a write lock on it" or
- * "another program holds a read lock on it (an open file description lock)".
+ * "another program holds a read lock on it through an open file description".
  */
 void filelock_describe(const struct filelock_holder *holder, char *buf,
 		       size_t len);

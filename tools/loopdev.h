@@ -40,6 +40,8 @@ void loopdev_init(struct loopdev *ld);
  * taken on that description live as long as the loop device.
  *
  * Returns 0 and fills @ld, or a negative errno with @ld left empty.
+ * With UMLCOW_LOOP_LEGACY=1 in the environment it skips LOOP_CONFIGURE and
+ * takes the LOOP_SET_FD + LOOP_SET_STATUS64 path (for the tests).
  */
 int loopdev_attach(int file_fd, bool read_only, const char *name,
 		   struct loopdev *ld);
