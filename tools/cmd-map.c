@@ -67,6 +67,43 @@ static void set_verbosity(int level)
 	dmdev_set_verbose(level > 1 ? 2 : level);
 }
 
+/* A usage error, the way the other subcommands report them; EXIT_USAGE. */
+static int usage_error(const char *cmd, const char *msg, const char *arg)
+{
+	fprintf(stderr, "%s: %s: %s%s\nTry '%s %s --help'.\n", PROG, cmd, msg,
+		arg ? arg : "", PROG, cmd);
+	return EXIT_USAGE;
+}
+
+/* Check the number of operands: 0, or EXIT_USAGE after saying why. */
+static int operands(const char *cmd, int n, char **args, int min, int max)
+{
+	if (n < min)
+		return usage_error(cmd, "missing operand", NULL);
+	if (n > max)
+		return usage_error(cmd, "extra operand ", args[max]);
+	return 0;
+}
+
+/*
+ * @s for a message: bytes that are not printable (control characters)
+ * as \xNN, so a hostile name cannot play with the terminal.
+ */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s;
+	     *p && o + 5 < len; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* ---- help ------------------------------------------------------------ */
 
 const char cmd_open_help[] =
@@ -399,12 +436,15 @@ static int do_open(const char *path, const struct open_opts *o)
 	else
 		default_name(path, name, sizeof(name));
 	if (dmdev_check_name(o->name ? o->name : name, &why)) {
+		char shown[4 * DM_NAME_LEN + 64];
+
 		if (o->name) {
-			say(NULL, "invalid --name '%s': %s", o->name, why);
+			say(NULL, "invalid --name '%s': %s",
+			    printable(o->name, shown, sizeof(shown)), why);
 			return EXIT_USAGE;
 		}
 		say(path, "cannot name the device '%s' after the file: %s; give one with --name",
-		    name, why);
+		    printable(name, shown, sizeof(shown)), why);
 		return EXIT_FAIL;
 	}
 
@@ -597,7 +637,8 @@ int cmd_open(int argc, char **argv)
 	int c, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+n:rb:fl:vh", longopts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:rb:fl:vh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'n': o.name = optarg; break;
@@ -609,17 +650,14 @@ int cmd_open(int argc, char **argv)
 		case 'v': level = level > 1 ? level : 1; break;
 		case OPT_DEBUG: level = 2; break;
 		case 'h': fputs(cmd_open_help, stdout); return EXIT_OK;
-		default: goto usage;
+		case ':': return usage_error(argv[0], "option needs a value: ", argv[optind - 1]);
+		default: return usage_error(argv[0], "unknown option ", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
-		goto usage;
+	if (operands(argv[0], argc - optind, argv + optind, 1, 1))
+		return EXIT_USAGE;
 	set_verbosity(level);
 	return do_open(argv[optind], &o);
-usage:
-	fprintf(stderr, "Usage: %s [open] [--read-only] [--name NAME] [--backing PATH] [--force] [--layout L] [--no-discard] FILE.cow\n",
-		PROG);
-	return EXIT_USAGE;
 }
 
 /* ---- the kernel's view: list and close ------------------------------ */
@@ -833,7 +871,8 @@ int cmd_list(int argc, char **argv)
 	int c, err, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+jb:fl:vh", longopts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jb:fl:vh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
@@ -841,11 +880,12 @@ int cmd_list(int argc, char **argv)
 		case 'v': level = level > 1 ? level : 1; break;
 		case OPT_DEBUG: level = 2; break;
 		case 'h': fputs(cmd_list_help, stdout); return EXIT_OK;
-		default: goto usage;
+		case ':': return usage_error(argv[0], "option needs a value: ", argv[optind - 1]);
+		default: return usage_error(argv[0], "unknown option ", argv[optind - 1]);
 		}
 	}
-	if (optind != argc)
-		goto usage;
+	if (operands(argv[0], argc - optind, argv + optind, 0, 0))
+		return EXIT_USAGE;
 	set_verbosity(level);
 
 	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
@@ -866,9 +906,6 @@ int cmd_list(int argc, char **argv)
 	free(ms);
 	dmdev_free_list(devs, n);
 	return EXIT_OK;
-usage:
-	fprintf(stderr, "Usage: %s list [--json]\n", PROG);
-	return EXIT_USAGE;
 }
 
 static int remove_mapping(const char *name)
@@ -962,23 +999,22 @@ int cmd_close(int argc, char **argv)
 	int c, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+b:fl:vh", longopts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":b:fl:vh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b': case 'f': case 'l': break;	/* global, unused */
 		case 'v': level = level > 1 ? level : 1; break;
 		case OPT_DEBUG: level = 2; break;
 		case 'h': fputs(cmd_close_help, stdout); return EXIT_OK;
-		default: goto usage;
+		case ':': return usage_error(argv[0], "option needs a value: ", argv[optind - 1]);
+		default: return usage_error(argv[0], "unknown option ", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
-		goto usage;
+	if (operands(argv[0], argc - optind, argv + optind, 1, 1))
+		return EXIT_USAGE;
 	set_verbosity(level);
 	return do_close(argv[optind]);
-usage:
-	fprintf(stderr, "Usage: %s close NAME|FILE.cow\n", PROG);
-	return EXIT_USAGE;
 }
 
 /* ---- table ----------------------------------------------------------- */
@@ -1007,7 +1043,8 @@ int cmd_table(int argc, char **argv)
 	int c, level = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+rl:b:fvh", longopts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":rl:b:fvh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case OPT_COW_DEV: cow_dev = optarg; break;
@@ -1019,11 +1056,15 @@ int cmd_table(int argc, char **argv)
 		case 'f': break;	/* global; the table needs no mtime */
 		case 'v': level = 1; break;
 		case 'h': fputs(cmd_table_help, stdout); return EXIT_OK;
-		default: goto usage;
+		case ':': return usage_error(argv[0], "option needs a value: ", argv[optind - 1]);
+		default: return usage_error(argv[0], "unknown option ", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1 || !cow_dev || !backing_dev)
-		goto usage;
+	if (operands(argv[0], argc - optind, argv + optind, 1, 1))
+		return EXIT_USAGE;
+	if (!cow_dev || !backing_dev)
+		return usage_error(argv[0], cow_dev ? "missing --backing-dev" :
+				   "missing --cow-dev", NULL);
 	if (!cow_dev[0] || !backing_dev[0] || strpbrk(cow_dev, " \t\n") ||
 	    strpbrk(backing_dev, " \t\n")) {
 		say(NULL, "a device must be a non-empty word without spaces");
@@ -1053,8 +1094,4 @@ int cmd_table(int argc, char **argv)
 	printf("0 %" PRIu64 " %s %s\n", g.len, UMLCOW_TARGET, params);
 	cow_close(&cf);
 	return EXIT_OK;
-usage:
-	fprintf(stderr, "Usage: %s table --cow-dev DEV --backing-dev DEV [--read-only] [--no-discard] [--layout L] FILE.cow\n",
-		PROG);
-	return EXIT_USAGE;
 }
