@@ -121,3 +121,17 @@ uml_compare_lists()
 	done
 	return $rc
 }
+
+# uml_be FILE OFFSET LENGTH: the big-endian unsigned number at OFFSET.
+uml_be()
+{
+	local hex
+	hex=$(od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n')
+	echo $((16#${hex:-0}))
+}
+
+# uml_v3_path FILE: the backing file path of a v3 header (up to its NUL).
+uml_v3_path()
+{
+	dd if="$1" bs=1 skip=32 count=4096 status=none | tr '\0' '\n' | head -n 1
+}
