@@ -506,6 +506,13 @@ static int do_open(const char *path, const struct open_opts *o)
 		goto out;
 	}
 
+	if ((uint64_t)cst.st_size < g.cow_need && read_only &&
+	    !ro_short_ok(&info, (uint64_t)cst.st_size)) {
+		say(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
+		    (uint64_t)cst.st_size, g.cow_need, g.cow_need);
+		goto out;
+	}
+
 	/* The name, before anything is attached or extended. */
 	err = dmdev_exists(name);
 	if (err < 0) {
@@ -533,12 +540,8 @@ static int do_open(const char *path, const struct open_opts *o)
 	 */
 	if ((uint64_t)cst.st_size >= g.cow_need) {
 		/* Nothing to do. */
-	} else if (read_only && ro_short_ok(&info, (uint64_t)cst.st_size)) {
-		note(path, "the file ends before its data area; mapped as it is");
 	} else if (read_only) {
-		say(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
-		    (uint64_t)cst.st_size, g.cow_need, g.cow_need);
-		goto out;
+		note(path, "the file ends before its data area; mapped as it is");
 	} else {
 		orig_size = (uint64_t)cst.st_size;
 		if (ftruncate(cow_fd, (off_t)g.cow_need) < 0) {
