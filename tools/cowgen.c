@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
 			oo.layout = argv[++i];
 		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-			if (num(argv[++i], &seed, 0))
+			if (num(argv[++i], &seed, 10))
 				return usage();
 			have_seed = true;
 		} else if (strcmp(argv[i], "--percent") == 0 && i + 1 < argc) {
