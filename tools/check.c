@@ -61,19 +61,23 @@ int cow_check(const struct cow_file *cf, const struct cow_backing *b,
 		    ci->backing_file);
 
 	if (ci->flags & COW_F_SHORT_BITMAP) {
-		uint64_t first = ci->bitmap_len * 8;
+		uint64_t first = ci->bitmap_len * 8, last = ci->nr_sectors - 1;
+		char which[64];
 
-		say(&r, COW_CHECK_NOTE, "short bitmap (UML's v1/v2 rounding bug): the header's formula gives %llu bytes, %llu sectors need %llu; the bits of sectors %llu-%llu lie past it",
+		if (first == last)
+			snprintf(which, sizeof(which), "sector %llu's bit lies",
+				 (unsigned long long)first);
+		else
+			snprintf(which, sizeof(which), "sectors %llu-%llu's bits lie",
+				 (unsigned long long)first,
+				 (unsigned long long)last);
+		say(&r, COW_CHECK_NOTE, "short bitmap (UML's v1/v2 rounding bug): the header's formula gives %llu bytes, %llu sectors need %llu; %s past it",
 		    (unsigned long long)ci->bitmap_len,
 		    (unsigned long long)ci->nr_sectors,
-		    (unsigned long long)ci->bitmap_span,
-		    (unsigned long long)first,
-		    (unsigned long long)ci->nr_sectors - 1);
+		    (unsigned long long)ci->bitmap_span, which);
 		if (ci->flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA)
-			say(&r, COW_CHECK_WARN, "the bits of sectors %llu-%llu share a byte with sector 0's data (offset %llu): writing either changes the other; 'open' maps such a file read-only",
-			    (unsigned long long)first,
-			    (unsigned long long)ci->nr_sectors - 1,
-			    (unsigned long long)ci->data_offset);
+			say(&r, COW_CHECK_WARN, "%s on sector 0's first data byte (offset %llu): writing either changes the other; 'open' maps such a file read-only",
+			    which, (unsigned long long)ci->data_offset);
 	}
 
 	if (ci->nr_sectors % 8 &&

@@ -451,8 +451,10 @@ int cmd_check(int argc, char **argv)
 	ret = open_cow(&cf, o.args[0], &o, false);
 	if (ret) {
 		/* a header no layout accepts is a problem found */
+		if (ret == EXIT_USAGE)
+			return 2;
 		printf("%s: problem: unusable header\n", o.args[0]);
-		return ret == EXIT_USAGE ? 2 : 1;
+		return 1;
 	}
 	b = malloc(sizeof(*b));
 	if (!b) {

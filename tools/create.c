@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,6 +72,10 @@ int cow_create(const char *cow_path, const char *backing,
 			goto out;
 		}
 		if (cow_fd_size(bfd, &f->size, err)) {
+			char why[sizeof(err->msg)];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			cow_seterr(err, "backing file %s: %s", backing, why);
 			close(bfd);
 			goto out;
 		}

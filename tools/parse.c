@@ -189,7 +189,8 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 	enum stage stages[16];
 	struct cow_info cand;
 	enum stage best = STAGE_MAGIC;
-	size_t i, nr_ok = 0, first_ok = 0;
+	size_t i, nr_ok = 0, first_ok = 0, nr_hdr_ok = 0;
+	struct cow_info only_hdr_ok;
 	char list[sizeof(err->msg)] = "";
 	char rejected[sizeof(err->msg)] = "";
 
@@ -198,7 +199,9 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 		uint64_t bsize;
 
 		if (parse(buf, len, file_size, l, -1, &cand, &stages[i],
-			  &errs[i]) == 0 &&
+			  &errs[i]) == 0 && nr_hdr_ok++ == 0)
+			only_hdr_ok = cand;
+		if (stages[i] == STAGE_OK &&
 		    backing_size && backing_size(ctx, &cand, &bsize) == 0 &&
 		    bsize != cand.size) {
 			cow_seterr(&errs[i], "size %llu differs from the backing file's %llu",
@@ -229,6 +232,19 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 				 out->order == COW_BE ? "big" : "little",
 				 rejected);
 		(void)first_ok;
+		return 0;
+	}
+	if (nr_ok == 0 && nr_hdr_ok == 1) {
+		/*
+		 * The backing file's size only tells candidates apart: one
+		 * header that fits is this file's, and the size mismatch is
+		 * the backing file's problem, reported by whoever checks it.
+		 */
+		*out = only_hdr_ok;
+		if (why)
+			snprintf(why, whylen, "version %u, %s-endian magic: the only layout that fits (its size differs from the backing file's)",
+				 out->version,
+				 out->order == COW_BE ? "big" : "little");
 		return 0;
 	}
 	if (nr_ok > 1) {
