@@ -23,6 +23,7 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
+#include <linux/dm-ioctl.h>
 #include <linux/ioprio.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
@@ -81,6 +82,7 @@ struct umlcow_c {
 	struct dm_dev *cow_dev;
 	struct dm_dev *backing_dev;
 	struct list_head list;		/* in umlcow_devices */
+	char name[DM_NAME_LEN];		/* the dm device's name, for logs */
 
 	/* Table arguments, as given. */
 	u64 bitmap_offset;
@@ -151,7 +153,16 @@ static DEFINE_MUTEX(umlcow_devices_lock);
 
 static const char *umlcow_name(struct umlcow_c *uc)
 {
-	return dm_device_name(dm_table_get_md(uc->ti->table));
+	return uc->name;
+}
+
+/* Logs name the device as dmsetup does; dm-init devices by major:minor. */
+static void umlcow_init_name(struct umlcow_c *uc)
+{
+	struct mapped_device *md = dm_table_get_md(uc->ti->table);
+
+	if (dm_copy_name_and_uuid(md, uc->name, NULL))
+		strscpy(uc->name, dm_device_name(md), sizeof(uc->name));
 }
 
 static enum umlcow_mode umlcow_get_mode(struct umlcow_c *uc)
@@ -738,6 +749,7 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	uc->ti = ti;
+	umlcow_init_name(uc);
 	uc->commit_ms = UMLCOW_DEFAULT_COMMIT_MS;
 	INIT_LIST_HEAD(&uc->list);
 	spin_lock_init(&uc->lock);
