@@ -388,8 +388,11 @@ static int open_locked(const char *path, bool writable, const char *what,
 
 static void create_failed(const char *what, const char *name, int err)
 {
-	const char *kmsg = dmdev_kernel_error();
-	const char *dmmsg = dmdev_last_error();
+	char kmsg[512], dmmsg[512];
+
+	/* Copies: the next dmdev call starts with empty messages. */
+	snprintf(kmsg, sizeof(kmsg), "%s", dmdev_kernel_error());
+	snprintf(dmmsg, sizeof(dmmsg), "%s", dmdev_last_error());
 
 	if (err == -EEXIST) {
 		say(what, "a device-mapper device named '%s' exists already (choose another name with --name)",

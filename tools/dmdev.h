@@ -27,7 +27,10 @@
 /* Log libdevmapper's messages to stderr: 0 errors kept quiet, 1 errors, 2 all. */
 void dmdev_set_verbose(int level);
 
-/* libdevmapper's last error message since the last call into dmdev, or "". */
+/*
+ * libdevmapper's last error message since the last call into dmdev, or "".
+ * Like dmdev_kernel_error(), it points to a buffer the next call clears.
+ */
 const char *dmdev_last_error(void);
 
 /*
