@@ -5,6 +5,11 @@
  *
  * The bitmap is read in chunks, never whole: a 4 TiB image has a 1 GiB
  * bitmap. Holes of a sparse COW file are skipped with SEEK_DATA.
+ *
+ * Allocation (test, scan, count) looks at the bitmap_len bytes UML reads
+ * when it opens a file; the bits of a short v1/v2 bitmap's last sectors,
+ * which UML sets past it, are only written (set_range) and counted apart
+ * (count_untracked).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +46,8 @@ int cow_bitmap_test(const struct cow_file *cf, uint64_t n,
 			   (unsigned long long)cf->info.nr_sectors - 1);
 		return -1;
 	}
+	if (n >= cf->info.tracked_sectors)
+		return 0;	/* no bit UML reads back */
 	if (cow_bitmap_read(cf, n / 8, &b, 1, err))
 		return -1;
 	return (b >> (n % 8)) & 1;
@@ -144,7 +151,8 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 		    struct cow_err *err)
 {
 	const struct cow_info *ci = &cf->info;
-	struct runs r = { .fn = fn, .ctx = ctx, .nr = ci->nr_sectors };
+	struct runs r = { .fn = fn, .ctx = ctx, .nr = ci->tracked_sectors };
+	uint64_t end = (ci->tracked_sectors + 7) / 8;	/* <= bitmap_len */
 	uint8_t *buf = malloc(CHUNK);
 	uint64_t pos = 0;
 	int ret = 0;
@@ -153,7 +161,7 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 		cow_seterr(err, "out of memory");
 		return -1;
 	}
-	while (pos < ci->bitmap_span) {
+	while (pos < end) {
 		off_t at = (off_t)(ci->bitmap_offset + pos);
 		off_t d = lseek(cf->fd, at, SEEK_DATA);
 		size_t len, i;
@@ -165,11 +173,10 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 			if (ret)
 				goto out;
 			pos = (uint64_t)d - ci->bitmap_offset;
-			if (pos >= ci->bitmap_span)
+			if (pos >= end)
 				break;
 		}
-		len = ci->bitmap_span - pos > CHUNK ? CHUNK :
-		      (size_t)(ci->bitmap_span - pos);
+		len = end - pos > CHUNK ? CHUNK : (size_t)(end - pos);
 		if (cow_bitmap_read(cf, pos, buf, len, err)) {
 			ret = -1;
 			goto out;
@@ -210,6 +217,25 @@ int cow_bitmap_count(const struct cow_file *cf, uint64_t *count,
 {
 	*count = 0;
 	return cow_bitmap_scan(cf, count_run, count, err) ? -1 : 0;
+}
+
+int cow_bitmap_count_untracked(const struct cow_file *cf, uint64_t *count,
+			       struct cow_err *err)
+{
+	const struct cow_info *ci = &cf->info;
+	uint64_t s = ci->tracked_sectors;
+	uint8_t b;
+
+	*count = 0;
+	if (!(ci->flags & COW_F_SHORT_BITMAP) ||
+	    ci->flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA)
+		return 0;
+	/* tracked_sectors = 8 * bitmap_len: the rest share one byte. */
+	if (cow_bitmap_read(cf, s / 8, &b, 1, err))
+		return -1;
+	for (; s < ci->nr_sectors; s++)
+		*count += (b >> (s % 8)) & 1;
+	return 0;
 }
 
 int cow_write_sectors(struct cow_file *cf, uint64_t first, uint64_t count,

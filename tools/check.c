@@ -3,9 +3,10 @@
  * check.c - an fsck for COW files: what parsing does not already refuse.
  *
  * Parsing (parse.c) has checked the header and that the bitmap lies in the
- * file. Here: bits set past the last sector, the v1/v2 short bitmap, a file
- * that ends before its data area does, allocated sectors with no data, and
- * the backing file (present, same size, same mtime).
+ * file. Here: bits set past the last sector, the v1/v2 short bitmap (and
+ * sectors UML wrote past it, which it will not read back), a file that ends
+ * before its data area does, allocated sectors with no data, and the
+ * backing file (present, same size, same mtime).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,23 +62,30 @@ int cow_check(const struct cow_file *cf, const struct cow_backing *b,
 		    ci->backing_file);
 
 	if (ci->flags & COW_F_SHORT_BITMAP) {
-		uint64_t first = ci->bitmap_len * 8, last = ci->nr_sectors - 1;
+		uint64_t first = ci->tracked_sectors, last = ci->nr_sectors - 1;
+		uint64_t lost;
 		char which[64];
 
 		if (first == last)
-			snprintf(which, sizeof(which), "sector %llu's bit lies",
+			snprintf(which, sizeof(which), "sector %llu has",
 				 (unsigned long long)first);
 		else
-			snprintf(which, sizeof(which), "sectors %llu-%llu's bits lie",
+			snprintf(which, sizeof(which), "sectors %llu-%llu have",
 				 (unsigned long long)first,
 				 (unsigned long long)last);
-		say(&r, COW_CHECK_NOTE, "short bitmap (UML's v1/v2 rounding bug): the header's formula gives %llu bytes, %llu sectors need %llu; %s past it",
+		say(&r, COW_CHECK_NOTE, "short bitmap (UML's v1/v2 rounding bug): the header's formula gives %llu bytes, %llu sectors need %llu; %s no bit in it: UML reads %s from the backing file, and so do merge, upgrade and open",
 		    (unsigned long long)ci->bitmap_len,
 		    (unsigned long long)ci->nr_sectors,
-		    (unsigned long long)ci->bitmap_span, which);
+		    (unsigned long long)ci->bitmap_span, which,
+		    first == last ? "it" : "them");
 		if (ci->flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA)
-			say(&r, COW_CHECK_WARN, "%s on sector 0's first data byte (offset %llu): writing either changes the other; 'open' maps such a file read-only",
-			    which, (unsigned long long)ci->data_offset);
+			say(&r, COW_CHECK_NOTE, "the byte past the bitmap (offset %llu) is sector 0's first data byte, not bits",
+			    (unsigned long long)ci->data_offset);
+		if (cow_bitmap_count_untracked(cf, &lost, err))
+			return -1;
+		if (lost)
+			say(&r, COW_CHECK_PROBLEM, "%llu sector(s) written by UML past the short v1/v2 bitmap; UML itself will not read them back",
+			    (unsigned long long)lost);
 	}
 
 	if (ci->nr_sectors % 8 &&

@@ -26,7 +26,8 @@ const char cmd_info_help[] =
 "Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
 "Show a COW file's header: layout, version, byte order, backing file (and\n"
 "whether its size and mtime match), size, sector size, alignment, bitmap\n"
-"offset and length, data offset, allocated sectors.\n"
+"offset and length, data offset, allocated sectors (those whose bit lies\n"
+"within the bitmap length: UML reads no other).\n"
 "      --json           one JSON object on stdout\n"
 GLOBAL_HELP;
 
@@ -47,7 +48,8 @@ const char cmd_merge_help[] =
 "       " PROG " merge --in-place --yes [OPTIONS] FILE.cow\n"
 "Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
 "where the image is zero, fsync'd), or with --in-place write FILE.cow's\n"
-"sectors into its backing file. The result equals uml_moo's.\n"
+"sectors into its backing file. The result equals uml_moo's, and what UML\n"
+"reads: the last sectors of a short v1/v2 bitmap come from the backing file.\n"
 "      --in-place       merge into the backing file (changes its mtime:\n"
 "                       other COW files on it no longer match)\n"
 "  -y, --yes            really do the --in-place merge\n"
@@ -57,8 +59,9 @@ GLOBAL_HELP;
 const char cmd_check_help[] =
 "Usage: " PROG " check [OPTIONS] FILE.cow\n"
 "Check a COW file: header sanity, bitmap inside the file, bits set past\n"
-"the last sector, the v1/v2 short bitmap, a file shorter than its data\n"
-"area, allocated sectors without data, backing file present and matching.\n"
+"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it,\n"
+"which it does not read back), a file shorter than its data area,\n"
+"allocated sectors without data, backing file present and matching.\n"
 "Exit status: 0 clean, 1 problems found, 2 could not check.\n"
 GLOBAL_HELP;
 
@@ -66,7 +69,7 @@ const char cmd_upgrade_help[] =
 "Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
 "Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
 "reads) with the same backing file, size, mtime, allocated sectors and\n"
-"data. NEW.cow is sparse and must not exist.\n"
+"data: it merges to the same image. NEW.cow is sparse and must not exist.\n"
 GLOBAL_HELP;
 
 const char cmd_rebase_help[] =
@@ -178,7 +181,7 @@ int cmd_info(int argc, char **argv)
 			json_str(b->path);
 		else
 			printf("null");
-		printf(", \"mtime\": %u, \"size\": %llu, \"sector_size\": %u, \"alignment\": %u, \"bitmap_offset\": %llu, \"bitmap_length\": %llu, \"bitmap_span\": %llu, \"data_offset\": %llu, \"sectors\": %llu, \"allocated_sectors\": %llu, \"file_size\": %llu, \"short_bitmap\": %s, \"short_bitmap_overlaps_data\": %s, \"backing_size_matches\": %s, \"backing_mtime_matches\": %s}\n",
+		printf(", \"mtime\": %u, \"size\": %llu, \"sector_size\": %u, \"alignment\": %u, \"bitmap_offset\": %llu, \"bitmap_length\": %llu, \"bitmap_span\": %llu, \"data_offset\": %llu, \"sectors\": %llu, \"tracked_sectors\": %llu, \"allocated_sectors\": %llu, \"file_size\": %llu, \"short_bitmap\": %s, \"short_bitmap_overlaps_data\": %s, \"backing_size_matches\": %s, \"backing_mtime_matches\": %s}\n",
 		       ci->mtime, (unsigned long long)ci->size,
 		       ci->sector_size, ci->alignment,
 		       (unsigned long long)ci->bitmap_offset,
@@ -186,6 +189,7 @@ int cmd_info(int argc, char **argv)
 		       (unsigned long long)ci->bitmap_span,
 		       (unsigned long long)ci->data_offset,
 		       (unsigned long long)ci->nr_sectors,
+		       (unsigned long long)ci->tracked_sectors,
 		       (unsigned long long)alloc,
 		       (unsigned long long)ci->file_size,
 		       ci->flags & COW_F_SHORT_BITMAP ? "true" : "false",

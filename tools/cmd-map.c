@@ -6,7 +6,10 @@
  * lock both files the way UML does (filelock), extend a short QEMU-style COW
  * file sparsely, attach both files to autoclear loop devices (loopdev; the
  * backing always read-only), and create /dev/mapper/NAME with the umlcow
- * target (dmdev). Every step is undone when a later one fails.
+ * target (dmdev). Every step is undone when a later one fails. A v1/v2 file
+ * whose last sectors have no bit in its short bitmap is mapped read-only,
+ * with a linear target on the backing file for those sectors after the
+ * umlcow one, so that the device reads what merge, uml_moo and UML read.
  *
  * The loop devices hold the file descriptions our locks are on: once the
  * table holds the loop devices we close our descriptors, and the locks, the
@@ -128,8 +131,10 @@ const char cmd_open_help[] =
 "(a read lock with --read-only) and a read lock on the backing file, and\n"
 "refuses while UML (or anyone) holds a conflicting lock. A COW file that\n"
 "ends before its data area (QEMU style) is extended sparsely first. A v1/v2\n"
-"file whose last sectors' bits share a byte with the data area (UML's\n"
-"bitmap rounding) is mapped read-only. Nothing is left behind on failure.\n";
+"file whose last sectors have no bit in its short bitmap (UML's rounding)\n"
+"is mapped read-only, those sectors from the backing file, as UML and\n"
+"uml_moo read them; 'umlcow-setup upgrade' makes a v3 copy that maps\n"
+"read-write. Nothing is left behind on failure.\n";
 
 const char cmd_close_help[] =
 "Usage: umlcow-setup close [OPTIONS] NAME|FILE.cow\n"
@@ -145,23 +150,26 @@ const char cmd_list_help[] =
 "Usage: umlcow-setup list [--json]\n"
 "\n"
 "Show every umlcow mapping: name, mode, allocated sectors, COW file and\n"
-"backing file.\n"
+"backing file. The allocation counts the sectors the umlcow target maps;\n"
+"the tail of a short v1/v2 bitmap is mapped linearly to the backing file.\n"
 "\n"
 "  -j, --json           one JSON array of objects (keys: name, device,\n"
 "                       uuid, mode, read_only, cow_file, backing_file,\n"
 "                       cow_dev, backing_dev, bitmap_offset, data_offset,\n"
 "                       sector_size, sectors, allocated_sectors,\n"
-"                       open_count, table, status)\n"
+"                       tail_sectors, open_count, table, status)\n"
 "  -h, --help           this text\n";
 
 const char cmd_table_help[] =
 "Usage: umlcow-setup table --cow-dev DEV --backing-dev DEV [OPTIONS] FILE.cow\n"
 "\n"
-"Print the umlcow table line for FILE.cow, for use with dmsetup by hand:\n"
-"  dmsetup create NAME --table \"$(umlcow-setup table --cow-dev /dev/loop0 \\\n"
-"      --backing-dev /dev/loop1 FILE.cow)\"\n"
+"Print the table for FILE.cow, for use with dmsetup by hand:\n"
+"  umlcow-setup table --cow-dev /dev/loop0 --backing-dev /dev/loop1 \\\n"
+"      FILE.cow | dmsetup create NAME\n"
 "DEV is written as given (a path or MAJOR:MINOR). The COW device must hold\n"
-"the whole file, the backing device the whole image.\n"
+"the whole file, the backing device the whole image. For a v1/v2 file\n"
+"whose last sectors have no bit in its short bitmap, the table has a\n"
+"second, linear line that maps them to the backing file, and read_only.\n"
 "\n"
 "  -r, --read-only      add the read_only feature\n"
 "      --no-discard     add the no_discard feature\n"
@@ -175,20 +183,24 @@ struct geom {
 	uint64_t bitmap_offset;
 	uint64_t data_offset;
 	uint32_t sector_size;
-	uint64_t nr_sectors;	/* whole sectors of the image */
-	uint64_t len;		/* the device, in 512-byte sectors */
+	uint64_t nr_sectors;	/* sectors of the umlcow target */
+	uint64_t len;		/* the umlcow target, in 512-byte sectors */
+	uint64_t tail_len;	/* then the linear tail, likewise; 0: none */
 	uint64_t cow_need;	/* bytes the COW device must hold */
 };
 
 /*
  * What the target gets. Like UML (which sets the capacity to size / 512),
  * only whole sectors of the image are mapped: a tail shorter than a sector
- * is not. nr_sectors <= the header's count, so the bitmap always covers it.
+ * is not. Of those, the umlcow target maps the sectors that have a bit UML
+ * reads (tracked_sectors); the last ones of a short v1/v2 bitmap are
+ * mapped linearly to the backing file, as UML and uml_moo read them.
  */
 static int table_geometry(const struct cow_info *info, struct geom *g,
 			  const char *what)
 {
 	uint32_t ss = info->sector_size;
+	uint64_t whole = info->size / ss;
 
 	if (ss < 512 || ss % 512) {
 		say(what, "sector size %" PRIu32 " is not a multiple of 512",
@@ -198,13 +210,20 @@ static int table_geometry(const struct cow_info *info, struct geom *g,
 	g->bitmap_offset = info->bitmap_offset;
 	g->data_offset = info->data_offset;
 	g->sector_size = ss;
-	g->nr_sectors = info->size / ss;
-	if (g->nr_sectors == 0) {
+	if (whole == 0) {
 		say(what, "the image is smaller than one sector");
+		return -1;
+	}
+	g->nr_sectors = whole < info->tracked_sectors ? whole :
+			info->tracked_sectors;
+	if (g->nr_sectors == 0) {
+		say(what, "no sector of this %s image has a bit in its short bitmap (UML's rounding): UML reads it all from the backing file; there is nothing to map",
+		    info->layout_name);
 		return -1;
 	}
 	/* cowfmt checked data_offset + nr_sectors * ss for overflow. */
 	g->len = g->nr_sectors * (ss / 512);
+	g->tail_len = (whole - g->nr_sectors) * (ss / 512);
 	g->cow_need = g->data_offset + g->nr_sectors * ss;
 	if (info->size % ss)
 		note(what, "the last %" PRIu64 " bytes of the image are not a whole sector and are not mapped",
@@ -230,37 +249,42 @@ static void table_params(char *buf, size_t len, const char *cow_dev,
 			 no_discard ? " no_discard" : "");
 }
 
-/* The v1/v2 case where bits of the last sectors lie in the data area. */
-static void explain_overlap(const struct cow_info *info, const char *what)
+/* The linear tail's parameters: the backing device at the same offset. */
+static void tail_params(char *buf, size_t len, const char *backing_dev,
+			const struct geom *g)
 {
-	uint64_t covered = info->bitmap_len * 8;
-	uint64_t last = info->nr_sectors > covered ?
-			info->nr_sectors - covered : 0;
+	snprintf(buf, len, "%s %" PRIu64, backing_dev, g->len);
+}
 
-	char what_bits[64];
+/* Why a file with a linear tail is mapped read-only. */
+static void explain_tail(const struct cow_info *info, const struct geom *g,
+			 const char *what)
+{
+	uint64_t n = g->tail_len / (g->sector_size / 512);
+	char which[64];
 
-	if (last == 1)
-		snprintf(what_bits, sizeof(what_bits),
-			 "the bit of its last sector shares");
+	if (n == 1)
+		snprintf(which, sizeof(which), "its last sector has");
 	else
-		snprintf(what_bits, sizeof(what_bits),
-			 "the bits of its last %" PRIu64 " sectors share", last);
-	say(what, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding), so %s a byte with the first data sector, and writing either would corrupt the other; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
-	    info->layout_name, what_bits);
+		snprintf(which, sizeof(which), "its last %" PRIu64 " sectors have",
+			 n);
+	say(what, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding), so %s no bit that UML reads back; UML reads %s from the backing file, and so does this mapping, where a write could not be kept; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
+	    info->layout_name, which, n == 1 ? "it" : "them");
 }
 
 /*
  * Whether a read-only mapping can use a COW file of @file_size bytes that
  * ends before its data area does: its loop device (whole 512-byte sectors)
- * must hold every sector the bitmap touches and reach the data area.
+ * must hold every sector the bitmap of the target's sectors touches and
+ * reach the data area.
  */
-static bool ro_short_ok(const struct cow_info *info, uint64_t file_size)
+static bool ro_short_ok(const struct geom *g, uint64_t file_size)
 {
 	uint64_t loop_bytes = file_size & ~UINT64_C(511);
-	uint64_t bitmap_end = info->bitmap_offset + info->bitmap_span;
+	uint64_t bitmap_end = g->bitmap_offset + (g->nr_sectors + 7) / 8;
 
 	bitmap_end = (bitmap_end + 511) & ~UINT64_C(511);
-	return loop_bytes >= bitmap_end && loop_bytes >= info->data_offset;
+	return loop_bytes >= bitmap_end && loop_bytes >= g->data_offset;
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -424,7 +448,8 @@ static int do_open(const char *path, const struct open_opts *o)
 	struct stat cst, bst, pst;
 	struct loopdev cow_loop, back_loop;
 	char name[DM_NAME_LEN], uuid[DM_UUID_LEN], node[DM_NAME_LEN + 16];
-	char cow_dev[32], back_dev[32], params[256];
+	char cow_dev[32], back_dev[32], params[256], tparams[64];
+	struct dmdev_target t[2];
 	const char *why;
 	bool read_only = o->read_only, extended = false;
 	uint64_t orig_size = 0, bsize;
@@ -465,8 +490,8 @@ static int do_open(const char *path, const struct open_opts *o)
 	if (table_geometry(&info, &g, path))
 		goto out;
 
-	if (info.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA && !read_only) {
-		explain_overlap(&info, path);
+	if (g.tail_len && !read_only) {
+		explain_tail(&info, &g, path);
 		read_only = true;
 	}
 
@@ -503,14 +528,14 @@ static int do_open(const char *path, const struct open_opts *o)
 		say(b->path, "%s", e.msg);
 		goto out;
 	}
-	if (bsize < g.nr_sectors * g.sector_size) {
+	if (bsize / 512 < g.len + g.tail_len) {
 		say(b->path, "the backing file (%" PRIu64 " bytes) is smaller than the image (%" PRIu64 " bytes)",
 		    bsize, info.size);
 		goto out;
 	}
 
 	if ((uint64_t)cst.st_size < g.cow_need && read_only &&
-	    !ro_short_ok(&info, (uint64_t)cst.st_size)) {
+	    !ro_short_ok(&g, (uint64_t)cst.st_size)) {
 		say(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
 		    (uint64_t)cst.st_size, g.cow_need, g.cow_need);
 		goto out;
@@ -584,9 +609,15 @@ static int do_open(const char *path, const struct open_opts *o)
 		     o->no_discard);
 	uuid_prefix(&cst, uuid, sizeof(uuid));
 	snprintf(uuid + strlen(uuid), sizeof(uuid) - strlen(uuid), "%s", name);
+	tail_params(tparams, sizeof(tparams), back_dev, &g);
+	t[0] = (struct dmdev_target){ 0, g.len, UMLCOW_TARGET, params };
+	t[1] = (struct dmdev_target){ g.len, g.tail_len, "linear", tparams };
 	note(path, "table: 0 %" PRIu64 " %s %s", g.len, UMLCOW_TARGET, params);
-	err = dmdev_create(name, uuid, read_only, g.len, UMLCOW_TARGET, params,
-			   node, sizeof(node));
+	if (g.tail_len)
+		note(path, "table: %" PRIu64 " %" PRIu64 " linear %s", g.len,
+		     g.tail_len, tparams);
+	err = dmdev_create_table(name, uuid, read_only, t, g.tail_len ? 2 : 1,
+				 node, sizeof(node));
 	if (err) {
 		create_failed(path, name, err);
 		goto out;
@@ -801,6 +832,9 @@ static void list_json(const struct mapping *ms, size_t n)
 			       m->allocated);
 		else
 			fputs(", \"allocated_sectors\": null", stdout);
+		/* 512-byte sectors mapped linearly after the umlcow target */
+		printf(", \"tail_sectors\": %" PRIu64,
+		       m->dev->dev_len - (m->dev->start + m->dev->len));
 		printf(", \"open_count\": %d", m->dev->open_count);
 		fputs(",\n   \"table\": ", stdout);
 		json_string(stdout, m->dev->table);
@@ -945,8 +979,8 @@ static int do_close(const char *arg)
 	if (!dmdev_check_name(arg, NULL)) {
 		err = dmdev_get(arg, &dev);
 		if (!err) {
-			bool ours = dev.target_count == 1 &&
-				    !strcmp(dev.type, UMLCOW_TARGET);
+			/* umlcow first; a short bitmap's linear tail next */
+			bool ours = !strcmp(dev.type, UMLCOW_TARGET);
 
 			dmdev_free(&dev);
 			if (!ours) {
@@ -1044,7 +1078,7 @@ int cmd_table(int argc, char **argv)
 	bool read_only = false, no_discard = false;
 	struct cow_file cf;
 	struct cow_err e;
-	char params[2 * PATH_MAX + 128];
+	char params[2 * PATH_MAX + 128], tparams[PATH_MAX + 32];
 	struct geom g;
 	int c, level = 0;
 
@@ -1088,8 +1122,8 @@ int cmd_table(int argc, char **argv)
 		cow_close(&cf);
 		return EXIT_FAIL;
 	}
-	if (cf.info.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA && !read_only) {
-		explain_overlap(&cf.info, path);
+	if (g.tail_len && !read_only) {
+		explain_tail(&cf.info, &g, path);
 		read_only = true;
 	}
 	if (cf.info.file_size < g.cow_need)
@@ -1098,6 +1132,11 @@ int cmd_table(int argc, char **argv)
 	table_params(params, sizeof(params), cow_dev, backing_dev, &g,
 		     read_only, no_discard);
 	printf("0 %" PRIu64 " %s %s\n", g.len, UMLCOW_TARGET, params);
+	if (g.tail_len) {
+		tail_params(tparams, sizeof(tparams), backing_dev, &g);
+		printf("%" PRIu64 " %" PRIu64 " linear %s\n", g.len, g.tail_len,
+		       tparams);
+	}
 	cow_close(&cf);
 	return EXIT_OK;
 }

@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * convert.c - copy a COW file into a new one of another layout: the same
- * header fields, the same allocated sectors with the same data. The new
- * file is sparse: an allocated sector of zeros keeps its bit and a hole.
+ * header fields, the same allocated sectors with the same data, so that it
+ * merges to the same image. The new file is sparse: an allocated sector of
+ * zeros keeps its bit and a hole.
+ *
+ * Only allocated sectors are copied (cow_bitmap_scan): the last sectors of
+ * a short v1/v2 bitmap are not, even when UML set their bits past it, as
+ * UML and uml_moo would not read them either. A target layout whose short
+ * bitmap has no bit for an allocated sector is refused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,12 @@ static int copy_run(void *ctx, uint64_t first, uint64_t count)
 	uint64_t end = (first + count) * ss;
 	uint64_t b;
 
+	if (first + count > di->tracked_sectors) {
+		cow_seterr(c->err, "sector %llu is allocated, but the %s layout's short bitmap has no bit for it that UML reads",
+			   (unsigned long long)(first + count - 1),
+			   c->dst->info.layout_name);
+		return -1;
+	}
 	while (off < end) {
 		size_t len = end - off > CCHUNK ? CCHUNK : (size_t)(end - off);
 

@@ -130,16 +130,26 @@ int cow_header_patch(const struct cow_layout *l, enum cow_byte_order order,
 
 /* ---- geometry (geometry.c) ------------------------------------------- */
 
+/*
+ * The v1/v2 short bitmap. UML's bitmap_len is one byte short when size mod
+ * 4096 is in [1, 3584]: the last 1 to 7 sectors have no bit within it.
+ * A running UML still sets their bits, in the byte past bitmap_len, but it
+ * reads only bitmap_len bytes when it opens the file, and so does uml_moo:
+ * those sectors come from the backing file. This library does the same
+ * (merge, scan, count, convert); only check and cowgen look past it.
+ */
 /* Flags of struct cow_geometry and struct cow_info. */
-#define COW_F_SHORT_BITMAP		(1U << 0) /* bitmap_len < bitmap_span */
-#define COW_F_SHORT_BITMAP_OVERLAPS_DATA (1U << 1) /* ... reaching data */
+#define COW_F_SHORT_BITMAP		(1U << 0) /* tracked < nr_sectors */
+/* ... and the byte past bitmap_len is the data area's first byte */
+#define COW_F_SHORT_BITMAP_OVERLAPS_DATA (1U << 1)
 #define COW_F_FILE_SHORT		(1U << 2) /* file ends before data end */
 
 struct cow_geometry {
-	uint64_t nr_sectors;	/* sectors the bitmap describes */
+	uint64_t nr_sectors;	/* sectors of the image, ceil(size / ss) */
+	uint64_t tracked_sectors; /* those with a bit within bitmap_len */
 	uint64_t bitmap_offset;	/* bytes from the start of the file */
 	uint64_t bitmap_len;	/* bytes, as the layout's formula gives */
-	uint64_t bitmap_span;	/* bytes that hold all nr_sectors bits */
+	uint64_t bitmap_span;	/* ceil(nr_sectors / 8): where UML sets bits */
 	uint64_t data_offset;	/* sector 0's data */
 	uint64_t data_end;	/* data_offset + nr_sectors * sector_size */
 	unsigned int flags;
@@ -169,10 +179,16 @@ struct cow_info {
 	uint32_t alignment;	/* v1/v2: sector size; QEMU: 512 */
 	uint64_t bitmap_offset;
 	uint64_t bitmap_len;	/* the layout's formula (short in v1/v2) */
-	uint64_t bitmap_span;	/* ceil(nr_sectors / 8): where bits really go */
+	uint64_t bitmap_span;	/* ceil(nr_sectors / 8): where UML sets bits */
 	uint64_t data_offset;
 	uint64_t data_end;
 	uint64_t nr_sectors;
+	/*
+	 * min(nr_sectors, 8 * bitmap_len): the sectors that can be allocated.
+	 * Sectors from here to nr_sectors (a short bitmap) always read from
+	 * the backing file, as UML reads them when it opens the file again.
+	 */
+	uint64_t tracked_sectors;
 	uint64_t file_size;
 	unsigned int flags;	/* COW_F_* */
 };
@@ -279,36 +295,57 @@ int cow_absolute_path(const char *path, char *out, size_t outlen,
 /* ---- the bitmap (bitmap.c) ------------------------------------------- */
 
 /*
- * Read bitmap bytes [@first, @first + @len) of the effective bitmap (the
- * bitmap_span bytes at bitmap_offset; bytes past the end of the file read
- * as zero). Bits past nr_sectors are returned as stored.
+ * Read bitmap bytes [@first, @first + @len) of the bitmap as UML writes it
+ * (the bitmap_span bytes at bitmap_offset, so with a short v1/v2 bitmap one
+ * byte past bitmap_len; bytes past the end of the file read as zero). Bits
+ * are returned as stored, whether they count or not.
  */
 int cow_bitmap_read(const struct cow_file *cf, uint64_t first, void *buf,
 		    size_t len, struct cow_err *err);
 
-/* Is sector @n allocated? 1 yes, 0 no, -1 error. */
+/*
+ * Is sector @n allocated? 1 yes, 0 no, -1 error. A sector past
+ * tracked_sectors is not, whatever the byte past a short bitmap says.
+ */
 int cow_bitmap_test(const struct cow_file *cf, uint64_t n,
 		    struct cow_err *err);
 
-/* Set (or clear) the bits of sectors [@first, @first + @count). */
+/*
+ * Set (or clear) the bits of sectors [@first, @first + @count), where UML
+ * sets them: for the last sectors of a short v1/v2 bitmap, past bitmap_len
+ * (where UML will not read them back; cowgen makes such files for tests).
+ */
 int cow_bitmap_set_range(struct cow_file *cf, uint64_t first, uint64_t count,
 			 bool value, struct cow_err *err);
 
 /*
- * Call @fn for each run of allocated sectors, in order, skipping holes of
- * the bitmap. @fn returns 0 to go on, anything else to stop (returned).
+ * Call @fn for each run of allocated sectors (below tracked_sectors), in
+ * order, skipping holes of the bitmap. @fn returns 0 to go on, anything
+ * else to stop (returned).
  */
 typedef int (*cow_run_fn)(void *ctx, uint64_t first, uint64_t count);
 int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 		    struct cow_err *err);
 
-/* Count the allocated sectors. */
+/* Count the allocated sectors (below tracked_sectors). */
 int cow_bitmap_count(const struct cow_file *cf, uint64_t *count,
 		     struct cow_err *err);
 
 /*
+ * Count the bits a running UML set for sectors [tracked_sectors,
+ * nr_sectors) in the padding past a short v1/v2 bitmap: sectors it wrote
+ * that it will not read back. 0 when the bitmap is not short, and when the
+ * byte past it is the data area's (COW_F_SHORT_BITMAP_OVERLAPS_DATA: data,
+ * not bits).
+ */
+int cow_bitmap_count_untracked(const struct cow_file *cf, uint64_t *count,
+			       struct cow_err *err);
+
+/*
  * Write @count sectors of data at sector @first (data first, then the
  * bits), as UML would: the bitmap never claims data that is not there.
+ * Like UML, sectors past tracked_sectors get their data and a bit past
+ * the short bitmap, and stay unallocated.
  */
 int cow_write_sectors(struct cow_file *cf, uint64_t first, uint64_t count,
 		      const void *data, struct cow_err *err);
@@ -369,8 +406,9 @@ int cow_check(const struct cow_file *cf, const struct cow_backing *b,
 
 /*
  * Copy @cf into a new file @dst_path of layout @o->layout (header fields
- * from @cf, the same allocated sectors and data, sparse). upgrade is this
- * with v3.
+ * from @cf, the same allocated sectors and data, sparse): the new file
+ * merges to the same image. upgrade is this with v3. Fails when an
+ * allocated sector has no bit in the new layout's short bitmap.
  */
 int cow_convert(const struct cow_file *cf, const char *dst_path,
 		const struct cow_create_opts *o, const struct cow_progress *p,

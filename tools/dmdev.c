@@ -221,6 +221,16 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 		 uint64_t len, const char *type, const char *params,
 		 char *node, size_t node_len)
 {
+	const struct dmdev_target t = { 0, len, type, params };
+
+	return dmdev_create_table(name, uuid, read_only, &t, 1, node,
+				  node_len);
+}
+
+int dmdev_create_table(const char *name, const char *uuid, bool read_only,
+		       const struct dmdev_target *t, size_t n,
+		       char *node, size_t node_len)
+{
 	struct dm_task *dmt;
 	uint32_t cookie = 0;
 	bool cookie_set = false;
@@ -246,8 +256,10 @@ int dmdev_create(const char *name, const char *uuid, bool read_only,
 		goto out;
 	if (read_only && !dm_task_set_ro(dmt))
 		goto out;
-	if (!dm_task_add_target(dmt, 0, len, type, params))
-		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!dm_task_add_target(dmt, t[i].start, t[i].len, t[i].type,
+					t[i].params))
+			goto out;
 	err = set_cookie(dmt, &cookie);
 	if (err)
 		goto out;
@@ -325,6 +337,7 @@ static int query(int task, const char *name, struct dmdev *dev)
 	struct dm_info info;
 	uint64_t start = 0, length = 0;
 	char *type = NULL, *params = NULL;
+	void *next;
 	const char *uuid;
 	char *copy;
 	int err = -ENOMEM;
@@ -358,11 +371,20 @@ static int query(int task, const char *name, struct dmdev *dev)
 	dev->open_count = info.open_count;
 	dev->target_count = info.target_count;
 
-	dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+	next = dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
 	copy = strdup(params ? params : "");
 	if (!copy)
 		goto out;
 	if (task == DM_DEVICE_TABLE) {
+		uint64_t s2, l2;
+		char *t2, *p2;
+
+		dev->dev_len = start + length;
+		while (next) {
+			next = dm_get_next_target(dmt, next, &s2, &l2, &t2,
+						  &p2);
+			dev->dev_len = s2 + l2;
+		}
 		dev->start = start;
 		dev->len = length;
 		snprintf(dev->type, sizeof(dev->type), "%s", type ? type : "");
@@ -429,7 +451,7 @@ int dmdev_list(const char *type, struct dmdev **devs, size_t *n)
 
 		memset(&dev, 0, sizeof(dev));
 		qerr = query(DM_DEVICE_TABLE, names->name, &dev);
-		if (!qerr && dev.target_count == 1 && !strcmp(dev.type, type))
+		if (!qerr && dev.target_count >= 1 && !strcmp(dev.type, type))
 			qerr = query(DM_DEVICE_STATUS, names->name, &dev);
 		else if (!qerr)
 			qerr = 1;	/* not ours: skip */

@@ -49,13 +49,25 @@ int dmdev_check_name(const char *name, const char **why);
 /* 1 when device @name exists, 0 when not, or a negative errno. */
 int dmdev_exists(const char *name);
 
+/* One line of a table: "@start @len @type @params" (512-byte sectors). */
+struct dmdev_target {
+	uint64_t start, len;
+	const char *type;
+	const char *params;
+};
+
 /*
  * Create device @name with UUID @uuid (must start with DMDEV_UUID_PREFIX),
- * read-only when @read_only, and the one-line table
- * "0 @len @type @params"; wait for its node. Returns 0 (@node, if not NULL,
- * gets "/dev/mapper/NAME"), -EEXIST when the name or UUID is taken, or
- * another negative errno (-EINVAL when the kernel refused the table).
+ * read-only when @read_only, and the table of the @n lines @t; wait for its
+ * node. Returns 0 (@node, if not NULL, gets "/dev/mapper/NAME"), -EEXIST
+ * when the name or UUID is taken, or another negative errno (-EINVAL when
+ * the kernel refused the table).
  */
+int dmdev_create_table(const char *name, const char *uuid, bool read_only,
+		       const struct dmdev_target *t, size_t n,
+		       char *node, size_t node_len);
+
+/* dmdev_create_table() with the one line "0 @len @type @params". */
 int dmdev_create(const char *name, const char *uuid, bool read_only,
 		 uint64_t len, const char *type, const char *params,
 		 char *node, size_t node_len);
@@ -75,7 +87,11 @@ struct dmdev {
 	bool suspended;
 	int open_count;
 	int target_count;
-	/* The first target (the only one for our devices). */
+	uint64_t dev_len;	/* of all targets, in 512-byte sectors */
+	/*
+	 * The first target: umlcow for our devices, which have one target,
+	 * or two when a linear one maps the tail of a short v1/v2 bitmap.
+	 */
 	uint64_t start, len;
 	char type[DM_MAX_TYPE_NAME];
 	char *table;		/* its table parameters, malloc'd, never NULL */
@@ -91,7 +107,7 @@ int dmdev_get(const char *name, struct dmdev *dev);
 void dmdev_free(struct dmdev *dev);
 
 /*
- * Every device that has exactly one target, of type @type, sorted by name.
+ * Every device whose first target is of type @type, sorted by name.
  * Returns 0 with *@devs (NULL when none) and *@n set, or a negative errno
  * (-ENODEV when device-mapper is not available). Free with dmdev_free_list().
  */

@@ -12,6 +12,9 @@
  *	bitmap_offset = roundup(hdr, alignment)
  *	bitmap_len  = ceil(ceil(size / ss) / 8)
  *	data_offset = roundup(bitmap_offset + bitmap_len, alignment)
+ *
+ * tracked_sectors = min(nr_sectors, 8 * bitmap_len): in v1/v2 the last 1 to
+ * 7 sectors may have no bit that UML reads back (see cowfmt.h).
  */
 #include "cowfmt.h"
 
@@ -90,6 +93,9 @@ int cow_geometry(const struct cow_layout *l, uint64_t size,
 	}
 
 	g->bitmap_span = (g->nr_sectors + 7) / 8;
+	/* bitmap_len <= bitmap_span <= 2^57 here: no overflow. */
+	g->tracked_sectors = g->bitmap_len * 8 < g->nr_sectors ?
+			     g->bitmap_len * 8 : g->nr_sectors;
 	if (__builtin_add_overflow(g->bitmap_offset, g->bitmap_len, &end) ||
 	    !roundup_pow2(end, align, &g->data_offset))
 		goto overflow;
@@ -97,7 +103,7 @@ int cow_geometry(const struct cow_layout *l, uint64_t size,
 	    __builtin_add_overflow(g->data_offset, bytes, &g->data_end) ||
 	    g->data_end > (uint64_t)INT64_MAX)
 		goto overflow;
-	if (g->bitmap_len < g->bitmap_span) {
+	if (g->tracked_sectors < g->nr_sectors) {
 		g->flags |= COW_F_SHORT_BITMAP;
 		if (g->bitmap_offset + g->bitmap_span > g->data_offset)
 			g->flags |= COW_F_SHORT_BITMAP_OVERLAPS_DATA;

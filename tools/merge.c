@@ -66,8 +66,11 @@ static int overlay(const struct cow_file *cf, uint64_t pos, size_t len,
 }
 
 /*
- * Bitmap bits of sectors [s0, s0 + n) into @bm, bit 0 first; @n is a
- * multiple of 8 or ends at nr_sectors, and @s0 a multiple of 8.
+ * Allocation bits of sectors [s0, s0 + n) into @bm, bit 0 first; @n is a
+ * multiple of 8 or ends at nr_sectors, and @s0 a multiple of 8. Sectors
+ * past tracked_sectors (a short v1/v2 bitmap's last ones) are clear: like
+ * UML when it opens the file again, and uml_moo, merge takes them from the
+ * backing file even when UML set their bits past bitmap_len.
  */
 static int load_bits(const struct cow_file *cf, uint64_t s0, uint64_t n,
 		     uint8_t *bm, struct cow_err *err)
@@ -75,11 +78,11 @@ static int load_bits(const struct cow_file *cf, uint64_t s0, uint64_t n,
 	const struct cow_info *ci = &cf->info;
 	uint64_t nb = (n + 7) / 8;
 
-	if (s0 + n > ci->nr_sectors) {
+	if (s0 + n > ci->tracked_sectors) {
 		memset(bm, 0, (size_t)nb);
-		if (s0 >= ci->nr_sectors)
+		if (s0 >= ci->tracked_sectors)
 			return 0;
-		n = ci->nr_sectors - s0;
+		n = ci->tracked_sectors - s0;
 	}
 	if (cow_bitmap_read(cf, s0 / 8, bm, (size_t)((n + 7) / 8), err))
 		return -1;

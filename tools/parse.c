@@ -152,6 +152,7 @@ static int parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	out->data_offset = g.data_offset;
 	out->data_end = g.data_end;
 	out->nr_sectors = g.nr_sectors;
+	out->tracked_sectors = g.tracked_sectors;
 	out->file_size = file_size;
 	out->flags = g.flags;
 	/* UML extends a new file to data_offset + size; QEMU does not. */

@@ -8,6 +8,9 @@
 LAYOUT is one of the eight layout names (v1 layouts take the byte order from
 the magic). Sector n comes from the COW data area when bit n (byte n // 8,
 mask 1 << n % 8, counted from the bitmap offset) is set, else from BACKING.
+Only the bitmap_len bytes of the layout's formula hold bits: in a short v1/v2
+bitmap the last sectors have none and come from BACKING, as when UML opens
+the file and in uml_moo.
 """
 import struct
 import sys
@@ -56,6 +59,8 @@ def main():
     img = bytearray(open(backing, "rb").read()[:size])
     img += bytes(size - len(img))
     for n in range(nr):
+        if n // 8 >= bm_len:
+            break
         pos = bm_off + n // 8
         byte = data[pos] if pos < len(data) else 0
         if byte >> (n % 8) & 1:
