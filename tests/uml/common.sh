@@ -39,22 +39,33 @@ uml_mkbase()
 	uml_pattern base 0 "$2" >"$1"
 }
 
-# uml_raw_expected BASE OUT: what the raw disk must hold after UML_RAW_WRITES.
-uml_raw_expected()
+# Writes the host makes through the mapping afterwards (story 3): new
+# sectors in pages UML left mixed, over UML's sectors, across pages, the
+# last sector.
+UML_HOST_WRITES="3:2:512 1010:4:1024 4000:17:512 6001:64:32768 8191:1:512"
+
+# uml_overlay IMAGE LABEL WRITES: put LABEL's pattern at each write's sectors.
+uml_overlay()
 {
 	local w s c
-	cp "$1" "$2"
-	for w in $UML_RAW_WRITES; do
+	for w in $3; do
 		IFS=: read -r s c _ <<<"$w"
-		uml_pattern "uml" "$s" "$c" | dd of="$2" bs=512 seek="$s" conv=notrunc status=none
+		uml_pattern "$2" "$s" "$c" | dd of="$1" bs=512 seek="$s" conv=notrunc status=none
 	done
 }
 
-# uml_raw_sectors: how many distinct sectors UML_RAW_WRITES cover.
+# uml_raw_expected BASE OUT: what the raw disk must hold after UML_RAW_WRITES.
+uml_raw_expected()
+{
+	cp "$1" "$2" && uml_overlay "$2" uml "$UML_RAW_WRITES"
+}
+
+# uml_raw_sectors [WRITES...]: how many distinct sectors the writes cover
+# (default UML_RAW_WRITES).
 uml_raw_sectors()
 {
 	local w s c
-	for w in $UML_RAW_WRITES; do
+	for w in ${*:-$UML_RAW_WRITES}; do
 		IFS=: read -r s c _ <<<"$w"
 		seq "$s" $((s + c - 1))
 	done | sort -un | wc -l
