@@ -894,6 +894,12 @@ static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
 	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW)
 		return DM_MAPIO_KILL;
 
+	/* Nothing is ever written: there is nothing to make durable. */
+	if (uc->read_only) {
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+
 	spin_lock_irqsave(&uc->lock, flags);
 	if (uc->nr_dirty || uc->committing) {
 		/* Bits still to reach the disk: the worker commits first. */
