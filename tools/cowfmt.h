@@ -59,7 +59,7 @@ enum cow_byte_order {
 enum cow_mtime_kind {
 	COW_MTIME_32,		/* u32 in the file's byte order */
 	COW_MTIME_64,		/* u64 in the file's byte order, low 32 bits */
-	COW_MTIME_BE32_IN_64,	/* v2 x86_64: be32 in the first 4 of 8 bytes */
+	COW_MTIME_BE32_IN_64,	/* v2 x86_64, broken v3: be32 in the first 4 of 8 */
 };
 
 enum cow_geometry_kind {

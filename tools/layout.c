@@ -88,7 +88,7 @@ const struct cow_layout cow_layouts[] = {
 		.desc = "UML v3 with the 64-bit layout written before Dec 2005, big-endian",
 		.version = 3,
 		.path_off = 36, .path_len = 4096,
-		.mtime_off = 8, .mtime_kind = COW_MTIME_64,
+		.mtime_off = 8, .mtime_kind = COW_MTIME_BE32_IN_64,
 		.size_off = 16, .sectorsize_off = 24,
 		.alignment_off = 28, .format_off = 32,
 		.hdr_size = 4136, .geom = COW_GEOM_V3,

@@ -121,6 +121,42 @@ static void test_layouts(void)
 	}
 }
 
+/*
+ * Where UML reads each layout's mtime, written down from UML's own
+ * cow_user.c rather than from our layout table, so an encoder that puts the
+ * value where only our parser looks for it is caught (as broken v3's was).
+ */
+static void test_mtime_bytes(void)
+{
+	static const struct {
+		const char *layout;
+		unsigned int off, width;	/* width 8: value in first 4 */
+		enum cow_byte_order order;
+	} want[] = {
+		{ "v1-packed-le", 264, 4, COW_LE }, { "v1-packed-be", 264, 4, COW_BE },
+		{ "v1-x86_64-le", 264, 8, COW_LE }, { "v1-x86_64-be", 268, 4, COW_BE },
+		{ "v2-packed", 4104, 4, COW_BE }, { "v2-x86_64", 4104, 8, COW_BE },
+		{ "qemu-x86_64", 1032, 4, COW_BE }, { "qemu-i386", 1032, 4, COW_BE },
+		{ "v3", 8, 4, COW_BE }, { "v3-broken", 8, 8, COW_BE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct hdr h;
+		const uint8_t *p;
+		bool rest_zero = true;
+		unsigned int k;
+
+		mkhdr(&h, want[i].layout, 10 * 1024 * 1024);
+		p = h.buf + want[i].off;
+		for (k = 4; k < want[i].width; k++)
+			rest_zero = rest_zero && p[k] == 0;
+		check(get_u32(p, want[i].order) == 1234567890 && rest_zero,
+		      "%s: mtime as UML reads it, at byte %u", want[i].layout,
+		      want[i].off);
+	}
+}
+
 /* Values from the format's definition (Documentation/cow-format.rst). */
 static void test_known_geometry(void)
 {
@@ -817,6 +853,7 @@ int main(int argc, char **argv)
 
 	test_layout_names();
 	test_layouts();
+	test_mtime_bytes();
 	test_known_geometry();
 	test_v1_orders();
 	test_short_bitmap();
