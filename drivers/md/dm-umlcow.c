@@ -223,13 +223,41 @@ static unsigned int umlcow_block_sectors(struct umlcow_c *uc)
 	return uc->bm_block_bytes >> SECTOR_SHIFT;
 }
 
+/*
+ * The bitmap is in little-endian bit order (bit n in byte n / 8, least
+ * significant first), which the *_bit_le() helpers address; in this kernel
+ * they take an int bit number, so point them at the word that holds the bit
+ * to stay correct past 2^31 sectors.
+ */
+static bool umlcow_test_bit(struct umlcow_c *uc, unsigned long bit)
+{
+	const unsigned long *word = (const unsigned long *)uc->bm +
+				    bit / BITS_PER_LONG;
+
+	return test_bit_le(bit % BITS_PER_LONG, word);
+}
+
+static bool umlcow_test_and_set_bit(struct umlcow_c *uc, unsigned long bit)
+{
+	unsigned long *word = (unsigned long *)uc->bm + bit / BITS_PER_LONG;
+
+	return test_and_set_bit_le(bit % BITS_PER_LONG, word);
+}
+
 static u64 umlcow_count_allocated(struct umlcow_c *uc)
 {
 	const u8 *p = (const u8 *)uc->bm + uc->bm_first_bit / 8;
 	size_t full = uc->nr_sectors / 8;
 	unsigned int rest = uc->nr_sectors % 8;
-	u64 count = memweight(p, full);
+	u64 count = 0;
+	size_t done, piece;
 
+	/* memweight() refuses (BUG_ON) lengths from 256 MiB up: count in pieces. */
+	for (done = 0; done < full; done += piece) {
+		piece = min_t(size_t, full - done, SZ_64M);
+		count += memweight(p + done, piece);
+		cond_resched();
+	}
 	if (rest)
 		count += hweight8(p[full] & ((1U << rest) - 1));
 	return count;
@@ -238,6 +266,7 @@ static u64 umlcow_count_allocated(struct umlcow_c *uc)
 /* Read the bitmap span from disk; no I/O may be in flight on the target. */
 static int umlcow_load_bitmap(struct umlcow_c *uc)
 {
+	u64 allocated;
 	int r;
 
 	r = umlcow_io(uc, REQ_OP_READ | REQ_META, uc->bm, uc->bm_sector,
@@ -245,10 +274,13 @@ static int umlcow_load_bitmap(struct umlcow_c *uc)
 	if (r)
 		return r;
 
+	/* Counting a large bitmap takes a while: not with interrupts off. */
+	allocated = umlcow_count_allocated(uc);
+
 	spin_lock_irq(&uc->lock);
 	bitmap_zero(uc->dirty, uc->bm_blocks);
 	uc->nr_dirty = 0;
-	uc->nr_allocated = umlcow_count_allocated(uc);
+	uc->nr_allocated = allocated;
 	spin_unlock_irq(&uc->lock);
 	return 0;
 }
@@ -297,7 +329,7 @@ static bool umlcow_mark_written(struct umlcow_c *uc, struct umlcow_io *io)
 
 	spin_lock_irqsave(&uc->lock, flags);
 	for (; bit < end; bit = find_next_zero_bit_le(uc->bm, end, bit + 1)) {
-		if (test_and_set_bit_le(bit, uc->bm))
+		if (umlcow_test_and_set_bit(uc, bit))
 			continue;
 		uc->nr_allocated++;
 		__umlcow_mark_dirty(uc, umlcow_bit_block(uc, bit));
@@ -860,7 +892,7 @@ static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
 
 	first = uc->bm_first_bit + (offset >> uc->sector_shift);
 	end = uc->bm_first_bit + ((offset + nr - 1) >> uc->sector_shift) + 1;
-	in_cow = test_bit_le(first, uc->bm);
+	in_cow = umlcow_test_bit(uc, first);
 	if (in_cow)
 		next = find_next_zero_bit_le(uc->bm, end, first + 1);
 	else
