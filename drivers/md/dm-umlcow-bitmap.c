@@ -712,7 +712,8 @@ int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
  * The last table to let go writes back what is still dirty (when it may)
  * before anyone else can take the COW device.  Process context.
  *
- * Return: 0, or the negative errno of that last write-back: bits are lost.
+ * Return: 0, or a negative errno when bits that never reached the disk are
+ * dropped: the last write-back failed, or the table may not write.
  */
 int umlcow_bitmap_put(struct umlcow_bitmap *bm, bool may_write)
 {
@@ -727,8 +728,8 @@ int umlcow_bitmap_put(struct umlcow_bitmap *bm, bool may_write)
 	bm->closing = true;
 	mutex_unlock(&umlcow_bitmaps_lock);
 
-	if (may_write && umlcow_bitmap_needs_commit(bm))
-		r = umlcow_bitmap_commit(bm);
+	if (umlcow_bitmap_needs_commit(bm))
+		r = may_write ? umlcow_bitmap_commit(bm) : -EIO;
 
 	mutex_lock(&umlcow_bitmaps_lock);
 	list_del(&bm->list);
