@@ -49,6 +49,7 @@ COMPLETION := $(firstword $(wildcard tools/umlcow-setup.bash-completion tools/ba
 INSTALL ?= install
 
 .PHONY: install uninstall install-tools install-module uninstall-tools uninstall-module check-kernels
+.PHONY: install-dkms-source install-dkms uninstall-dkms
 
 install: install-tools install-module
 
@@ -80,3 +81,26 @@ uninstall-module:
 
 check-kernels: tools
 	scripts/check-kernels $(KVERS)
+
+# DKMS: the module's sources as /usr/src/umlcow-VERSION (what the umlcow-dkms
+# package ships), then dkms add/build/install for every kernel with headers.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC = $(DESTDIR)/usr/src/umlcow-$(DKMS_VERSION)
+DKMS_KVERS ?= $(patsubst /lib/modules/%/build,%,$(wildcard /lib/modules/*/build))
+
+install-dkms-source:
+	$(INSTALL) -d $(DKMS_SRC)/drivers/md $(DKMS_SRC)/scripts
+	$(INSTALL) -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
+	$(INSTALL) -m 0644 drivers/md/dm-umlcow.c drivers/md/dm-umlcow-compat.h $(DKMS_SRC)/drivers/md/
+	$(INSTALL) -m 0755 scripts/conftest.sh $(DKMS_SRC)/scripts/
+
+install-dkms: install-dkms-source
+	dkms add umlcow/$(DKMS_VERSION) || dkms status umlcow/$(DKMS_VERSION) | grep -q .
+	set -e; for k in $(DKMS_KVERS); do \
+		dkms build umlcow/$(DKMS_VERSION) -k $$k; \
+		dkms install umlcow/$(DKMS_VERSION) -k $$k; \
+	done
+
+uninstall-dkms:
+	-dkms remove umlcow/$(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
