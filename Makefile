@@ -3,10 +3,16 @@
 #   make            build tools/umlcow-setup and drivers/md/dm-umlcow.ko
 #   make check      run every test (host suites, then the QEMU guest suite)
 #   make KDIR=...   build the module against another kernel tree
+#   make install    tool, man page, completion and module (DESTDIR, PREFIX)
+#   make uninstall  remove what make install put there
+#   make check-kernels  the module and the guest suite on every installed
+#                   kernel (scripts/check-kernels; KVERS=... picks some)
 
-# The newest installed kernel that has a build tree: its vmlinuz is also the
-# one the test guest boots, so module and kernel always match.
-KVER ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sed 's|/lib/modules/||;s|/build||' | sort -V | tail -n 1)
+# The kernel Debian's linux-headers-amd64 points at (the distribution's
+# default, 6.1 on Debian 12 even beside a backports kernel), else the newest
+# with a build tree (scripts/default-kver): tests/vm-run boots that same
+# kernel, so module and kernel always match.  KVER=... picks another.
+KVER ?= $(shell scripts/default-kver)
 KDIR ?= /lib/modules/$(KVER)/build
 
 export KVER KDIR
@@ -29,3 +35,72 @@ clean:
 	$(MAKE) -C tools clean
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf results build
+
+# --- install (issue 11) ----------------------------------------------------
+# The tool to $(PREFIX)/sbin, its man page and bash completion (when there is
+# one), the module through the kernel's modules_install into
+# /lib/modules/$(KVER)/updates/ (unsigned: DKMS signs where it must), then
+# depmod (not with DESTDIR: the packager's tools run it on the target).  install-tools and install-module do one half.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+COMPLETION := $(firstword $(wildcard tools/umlcow-setup.bash-completion tools/bash-completion/umlcow-setup))
+INSTALL ?= install
+
+.PHONY: install uninstall install-tools install-module uninstall-tools uninstall-module check-kernels
+.PHONY: install-dkms-source install-dkms uninstall-dkms
+
+install: install-tools install-module
+
+install-tools: tools
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 tools/umlcow-setup $(DESTDIR)$(SBINDIR)/umlcow-setup
+	$(INSTALL) -m 0644 tools/umlcow-setup.8 $(DESTDIR)$(MANDIR)/man8/umlcow-setup.8
+ifneq ($(COMPLETION),)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/umlcow-setup
+endif
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
+		CONFIG_MODULE_SIG_ALL= DEPMOD=true modules_install
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+uninstall: uninstall-tools uninstall-module
+
+uninstall-tools:
+	rm -f $(DESTDIR)$(SBINDIR)/umlcow-setup $(DESTDIR)$(MANDIR)/man8/umlcow-setup.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/umlcow-setup
+
+uninstall-module:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/drivers/md/dm-umlcow.ko \
+		$(DESTDIR)/lib/modules/$(KVER)/updates/dm-umlcow.ko
+	-cd $(DESTDIR)/lib/modules/$(KVER) 2>/dev/null && rmdir updates/drivers/md updates/drivers updates 2>/dev/null
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+check-kernels: tools
+	scripts/check-kernels $(KVERS)
+
+# DKMS: the module's sources as /usr/src/umlcow-VERSION (what the umlcow-dkms
+# package ships), then dkms add/build/install for every kernel with headers.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC = $(DESTDIR)/usr/src/umlcow-$(DKMS_VERSION)
+DKMS_KVERS ?= $(patsubst /lib/modules/%/build,%,$(wildcard /lib/modules/*/build))
+
+install-dkms-source:
+	$(INSTALL) -d $(DKMS_SRC)/drivers/md $(DKMS_SRC)/scripts
+	$(INSTALL) -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
+	$(INSTALL) -m 0644 drivers/md/dm-umlcow.c drivers/md/dm-umlcow-compat.h $(DKMS_SRC)/drivers/md/
+	$(INSTALL) -m 0755 scripts/conftest.sh $(DKMS_SRC)/scripts/
+
+install-dkms: install-dkms-source
+	dkms add umlcow/$(DKMS_VERSION) || dkms status umlcow/$(DKMS_VERSION) | grep -q .
+	set -e; for k in $(DKMS_KVERS); do \
+		dkms build umlcow/$(DKMS_VERSION) -k $$k; \
+		dkms install umlcow/$(DKMS_VERSION) -k $$k; \
+	done
+
+uninstall-dkms:
+	-dkms remove umlcow/$(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)

@@ -10,11 +10,11 @@
  */
 
 #include "dm-umlcow-bitmap.h"
+#include "dm-umlcow-compat.h"
 
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
 #include <linux/dm-io.h>
-#include <linux/ioprio.h>
 #include <linux/log2.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -290,7 +290,7 @@ static int umlcow_meta_io(struct umlcow_bitmap *bm, blk_opf_t opf, void *buf,
 	};
 	unsigned long error_bits = 0;
 
-	return dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	return umlcow_dm_io(&req, 1, &where, &error_bits);
 }
 
 static unsigned int umlcow_block_sectors(struct umlcow_bitmap *bm)

@@ -35,6 +35,8 @@
 #include <linux/string.h>
 #include <linux/workqueue.h>
 
+#include "dm-umlcow-compat.h"
+
 #define DM_MSG_PREFIX "umlcow"
 
 #define UMLCOW_DEFAULT_COMMIT_MS	1000
@@ -467,7 +469,7 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	struct umlcow_c *uc;
-	fmode_t cow_mode;
+	umlcow_mode_t cow_mode;
 	int r;
 
 	if (argc < 6) {
@@ -499,15 +501,15 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 
 	uc->read_only = uc->opt_read_only ||
-		!(dm_table_get_mode(ti->table) & FMODE_WRITE);
-	cow_mode = uc->read_only ? FMODE_READ : FMODE_READ | FMODE_WRITE;
+		!(dm_table_get_mode(ti->table) & UMLCOW_OPEN_WRITE);
+	cow_mode = uc->read_only ? UMLCOW_OPEN_READ : UMLCOW_OPEN_READ | UMLCOW_OPEN_WRITE;
 
 	r = dm_get_device(ti, argv[0], cow_mode, &uc->cow_dev);
 	if (r) {
 		ti->error = "COW device lookup failed";
 		goto bad;
 	}
-	r = dm_get_device(ti, argv[1], FMODE_READ, &uc->backing_dev);
+	r = dm_get_device(ti, argv[1], UMLCOW_OPEN_READ, &uc->backing_dev);
 	if (r) {
 		ti->error = "Backing device lookup failed";
 		goto bad;
@@ -905,8 +907,7 @@ static void umlcow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	if (uc->discard) {
 		limits->discard_granularity = limits->logical_block_size;
 		limits->discard_alignment = 0;
-		limits->max_hw_discard_sectors = uc->max_discard;
-		limits->max_discard_sectors = uc->max_discard;
+		umlcow_set_max_discard(limits, uc->max_discard);
 	}
 }
 
@@ -948,3 +949,4 @@ module_exit(dm_umlcow_exit);
 
 MODULE_DESCRIPTION(DM_NAME " target for User-Mode-Linux COW disk images");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS("dm-umlcow");

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-umlcow-compat.h - the kernel interfaces that differ between the kernels
+ * the umlcow target builds for (Debian 12's 6.1 to the newest stable).
+ *
+ * Which variant a kernel has is found by compiling small tests against its
+ * headers when the module is built (scripts/conftest.sh, run by Kbuild, writes
+ * dm-umlcow-conftest.h), never by LINUX_VERSION_CODE alone: distributions
+ * backport interfaces (Debian's 6.1 has the dm_io() of 6.7).  The target
+ * calls the wrappers below and has no #if of its own.
+ */
+#ifndef DM_UMLCOW_COMPAT_H
+#define DM_UMLCOW_COMPAT_H
+
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/ioprio.h>
+
+#include "dm-umlcow-conftest.h"
+
+/*
+ * Synchronous dm_io() at the default I/O priority.  @error_bits gets one bit
+ * per region that failed.  7.x also reports regions whose operation the
+ * device does not support; for the reads and writes the target issues that
+ * cannot happen, and the return value says it if it ever does.
+ */
+static inline int umlcow_dm_io(struct dm_io_request *req,
+			       unsigned int num_regions,
+			       struct dm_io_region *where,
+			       unsigned long *error_bits)
+{
+#if defined(UMLCOW_HAVE_DM_IO_UNSUP_BITS)
+	unsigned long unsup_bits = 0;
+
+	return dm_io(req, num_regions, where, error_bits, &unsup_bits,
+		     IOPRIO_DEFAULT);
+#elif defined(UMLCOW_HAVE_DM_IO_IOPRIO)
+	return dm_io(req, num_regions, where, error_bits, IOPRIO_DEFAULT);
+#else
+	return dm_io(req, num_regions, where, error_bits);
+#endif
+}
+
+/*
+ * The mode of dm_get_device() and dm_table_get_mode(): blk_mode_t with
+ * BLK_OPEN_* since 6.5, fmode_t with FMODE_* before.
+ */
+#ifdef UMLCOW_HAVE_BLK_MODE_T
+#define umlcow_mode_t		blk_mode_t
+#define UMLCOW_OPEN_READ	BLK_OPEN_READ
+#define UMLCOW_OPEN_WRITE	BLK_OPEN_WRITE
+#else
+#define umlcow_mode_t		fmode_t
+#define UMLCOW_OPEN_READ	FMODE_READ
+#define UMLCOW_OPEN_WRITE	FMODE_WRITE
+#endif
+
+/*
+ * The largest discard the device takes, set from a target's io_hints.  Since
+ * 6.10 the block layer derives max_discard_sectors from the hardware limit
+ * and the user's; before, the stacking code used the field as it was set.
+ */
+static inline void umlcow_set_max_discard(struct queue_limits *limits,
+					  unsigned int sectors)
+{
+	limits->max_hw_discard_sectors = sectors;
+#ifndef UMLCOW_HAVE_MAX_USER_DISCARD_SECTORS
+	limits->max_discard_sectors = sectors;
+#endif
+}
+
+#endif /* DM_UMLCOW_COMPAT_H */
