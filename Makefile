@@ -91,7 +91,8 @@ DKMS_KVERS ?= $(patsubst /lib/modules/%/build,%,$(wildcard /lib/modules/*/build)
 install-dkms-source:
 	$(INSTALL) -d $(DKMS_SRC)/drivers/md $(DKMS_SRC)/scripts
 	$(INSTALL) -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
-	$(INSTALL) -m 0644 drivers/md/dm-umlcow.c drivers/md/dm-umlcow-compat.h $(DKMS_SRC)/drivers/md/
+	$(INSTALL) -m 0644 drivers/md/dm-umlcow-target.c drivers/md/dm-umlcow-bitmap.c \
+		drivers/md/dm-umlcow-bitmap.h drivers/md/dm-umlcow-compat.h $(DKMS_SRC)/drivers/md/
 	$(INSTALL) -m 0755 scripts/conftest.sh $(DKMS_SRC)/scripts/
 
 install-dkms: install-dkms-source
