@@ -99,6 +99,25 @@ static int open_cow(struct cow_file *cf, const char *path,
 	return 0;
 }
 
+/* open_cow() with a struct cow_backing to fill: *@b, freed on failure. */
+static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
+			    struct cow_backing **b)
+{
+	int ret;
+
+	*b = malloc(sizeof(**b));
+	if (!*b) {
+		cli_err(NULL, "out of memory");
+		return EXIT_FAIL;
+	}
+	ret = open_cow(cf, o->args[0], o, false);
+	if (ret) {
+		free(*b);
+		*b = NULL;
+	}
+	return ret;
+}
+
 /* Take UML's kind of lock on @fd, or say who holds it. */
 static int lock(int fd, bool exclusive, const char *path)
 {
@@ -122,26 +141,17 @@ int cmd_info(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct cow_file cf;
-	struct cow_backing *b = malloc(sizeof(*b));
+	struct cow_backing *b;
 	struct cow_err err, berr;
 	uint64_t alloc, padded;
 	const struct cow_info *ci;
 	bool have_b;
-	int ret = cli_parse(argc, argv, OPT_JSON, cmd_info_help, 1, 1, &o);
+	int ret;
 
-	if (ret) {
-		free(b);
-		return ret < 0 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!b) {
-		cli_err(NULL, "out of memory");
-		return EXIT_FAIL;
-	}
-	ret = open_cow(&cf, o.args[0], &o, false);
-	if (ret) {
-		free(b);
+	CLI_PARSE(argc, argv, OPT_JSON, cmd_info_help, 1, 1, &o);
+	ret = open_cow_backing(&cf, &o, &b);
+	if (ret)
 		return ret;
-	}
 	ci = &cf.info;
 	if (cow_bitmap_count(&cf, &alloc, &err) ||
 	    cow_bitmap_count_padding(&cf, &padded, &err)) {
@@ -246,10 +256,8 @@ int cmd_create(int argc, char **argv)
 	struct cli_opts o;
 	struct cow_err err;
 	const char *backing, *cow;
-	int ret = cli_parse(argc, argv, 0, cmd_create_help, 1, 2, &o);
 
-	if (ret)
-		return ret < 0 ? EXIT_USAGE : EXIT_OK;
+	CLI_PARSE(argc, argv, 0, cmd_create_help, 1, 2, &o);
 	if (o.backing && o.nargs == 1) {
 		backing = o.backing;
 		cow = o.args[0];
@@ -403,16 +411,9 @@ int cmd_merge(int argc, char **argv)
 		return cli_usage_error("merge", o.in_place ?
 				       "--in-place takes FILE.cow only" :
 				       "give FILE.cow OUT.img (or --in-place --yes FILE.cow)");
-	b = malloc(sizeof(*b));
-	if (!b) {
-		cli_err(NULL, "out of memory");
-		return EXIT_FAIL;
-	}
-	ret = open_cow(&cf, o.args[0], &o, false);
-	if (ret) {
-		free(b);
+	ret = open_cow_backing(&cf, &o, &b);
+	if (ret)
 		return ret;
-	}
 	ret = EXIT_FAIL;
 	if (lock(cf.fd, false, cf.path) || get_backing(&cf, &o, b))
 		goto out;

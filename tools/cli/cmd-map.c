@@ -854,16 +854,31 @@ static int resolve(const char *arg, char *name, size_t len)
 	return ret;
 }
 
+/*
+ * The start of the commands on one mapping (close, status, commit): parse
+ * @argv, then find the mapping its operand names. Returns -1 to go on with
+ * @name set, or the exit status to return.
+ */
+static int one_mapping(int argc, char **argv, unsigned int allowed,
+		       const char *help, struct cli_opts *o, char *name)
+{
+	int ret = cli_parse(argc, argv, allowed, help, 1, 1, o);
+
+	if (ret)
+		return ret < 0 ? EXIT_USAGE : EXIT_OK;
+	dmdev_set_verbose(cli_verbose);
+	ret = resolve(o->args[0], name, DM_NAME_LEN);
+	return ret ? ret : -1;
+}
+
 int cmd_close(int argc, char **argv)
 {
 	struct cli_opts o;
 	char name[DM_NAME_LEN];
 	int err, ret;
 
-	CLI_PARSE(argc, argv, OPT_DEFERRED, cmd_close_help, 1, 1, &o);
-	dmdev_set_verbose(cli_verbose);
-	ret = resolve(o.args[0], name, sizeof(name));
-	if (ret)
+	ret = one_mapping(argc, argv, OPT_DEFERRED, cmd_close_help, &o, name);
+	if (ret >= 0)
 		return ret;
 	err = dmdev_remove(name, o.deferred);
 	if (!err) {
@@ -890,10 +905,8 @@ int cmd_status(int argc, char **argv)
 	struct dmdev dev;
 	int err, ret;
 
-	CLI_PARSE(argc, argv, OPT_JSON, cmd_status_help, 1, 1, &o);
-	dmdev_set_verbose(cli_verbose);
-	ret = resolve(o.args[0], name, sizeof(name));
-	if (ret)
+	ret = one_mapping(argc, argv, OPT_JSON, cmd_status_help, &o, name);
+	if (ret >= 0)
 		return ret;
 	err = dmdev_get(name, &dev);
 	if (err)
@@ -936,10 +949,8 @@ int cmd_commit(int argc, char **argv)
 	char name[DM_NAME_LEN], reply[256];
 	int err, ret;
 
-	CLI_PARSE(argc, argv, 0, cmd_commit_help, 1, 1, &o);
-	dmdev_set_verbose(cli_verbose);
-	ret = resolve(o.args[0], name, sizeof(name));
-	if (ret)
+	ret = one_mapping(argc, argv, 0, cmd_commit_help, &o, name);
+	if (ret >= 0)
 		return ret;
 	err = dmdev_message(name, "commit", reply, sizeof(reply));
 	if (err) {
