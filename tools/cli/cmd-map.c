@@ -605,37 +605,10 @@ static void dev_to_file(const char *dev, char *buf, size_t len)
 	snprintf(buf, len, "%s", dev);
 }
 
-/*
- * The status INFO line. Target 1.1.0:
- *   <allocated>/<total> <dirty blocks> <mode> <access> <bitmap memory>
- * target 1.0.0 (4 fields; a read_only table shows mode "ro"):
- *   <allocated>/<total> <dirty blocks> <mode>
- * Anything else is shown only raw.
- */
-static void parse_status(const char *status, struct mapping *m)
-{
-	unsigned long long a, t, d, mem;
-	char mode[16], access[16], tail;
-	int n;
-
-	n = sscanf(status, "%llu/%llu %llu %15s %15s %llu %c", &a, &t, &d,
-		   mode, access, &mem, &tail);
-	if (n < 4 || n == 5 || n > 6)
-		return;
-	m->allocated = a;
-	m->total = t;
-	m->dirty = d;
-	m->have_alloc = m->have_dirty = true;
-	snprintf(m->mode, sizeof(m->mode), "%s", mode);
-	if (n == 6) {
-		snprintf(m->access, sizeof(m->access), "%s", access);
-		m->memory = mem;
-		m->have_memory = true;
-	}
-}
-
 static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 {
+	struct cow_map_status st;
+	bool ro;
 	unsigned long long bo = 0, dofs = 0, nr = 0;
 	unsigned int ss = 0;
 	int consumed = 0;
@@ -653,18 +626,22 @@ static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 	}
 	dev_to_file(m->cow_dev, m->cow_file, sizeof(m->cow_file));
 	dev_to_file(m->backing_dev, m->backing_file, sizeof(m->backing_file));
-	parse_status(dev->status, m);
-	if (!m->access[0])
+	ro = m->ro_feature || dev->read_only;
+	if (cow_map_parse_status(dev->status, ro, &st) == 0) {
+		m->allocated = st.allocated;
+		m->total = st.total;
+		m->dirty = st.dirty;
+		m->memory = st.memory;
+		m->have_alloc = m->have_dirty = true;
+		m->have_memory = st.have_memory;
+		snprintf(m->mode, sizeof(m->mode), "%s", st.mode);
+		snprintf(m->access, sizeof(m->access), "%s", st.access);
+	} else {
+		/* unknown: only the raw status is shown */
+		snprintf(m->mode, sizeof(m->mode), "?");
 		snprintf(m->access, sizeof(m->access), "%s",
-			 m->ro_feature || dev->read_only ? "read_only" :
-			 "writable");
-	if (!m->mode[0])
-		snprintf(m->mode, sizeof(m->mode), "%s",
-			 m->ro_feature || dev->read_only ? "ro" : "rw");
-	/* 1.0.0 prints "ro" for a read_only table: that is access, not mode */
-	if (!m->have_memory && !strcmp(m->mode, "ro") &&
-	    !strcmp(m->access, "read_only"))
-		snprintf(m->mode, sizeof(m->mode), "rw");
+			 ro ? "read_only" : "writable");
+	}
 }
 
 static void mapping_json(struct json *j, const struct mapping *m)

@@ -521,6 +521,25 @@ int cow_map_tail_params(const struct cow_map_plan *p, const char *backing_dev,
  */
 bool cow_map_ro_short_ok(const struct cow_map_plan *p, uint64_t file_size);
 
+/*
+ * The target's status INFO line, either version:
+ *   1.1.0: <allocated>/<total> <dirty blocks> <mode> <access> <memory>
+ *   1.0.0: <allocated>/<total> <dirty blocks> <mode>
+ * mode is rw, ro or fail (the error mode machine); access is writable or
+ * read_only. 1.0.0 has no access field and shows a read_only table as mode
+ * "ro": with @table_read_only, that is taken as access read_only, mode rw.
+ * Returns 0, or -1 when the line is neither.
+ */
+struct cow_map_status {
+	uint64_t allocated, total, dirty;
+	char mode[16];		/* "rw", "ro", "fail" */
+	char access[16];	/* "writable", "read_only" */
+	bool have_memory;	/* 1.1.0 */
+	uint64_t memory;	/* bytes of bitmap and dirty map */
+};
+int cow_map_parse_status(const char *line, bool table_read_only,
+			 struct cow_map_status *st);
+
 /* ---- small helpers (util.c) ------------------------------------------ */
 
 int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,

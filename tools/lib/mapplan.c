@@ -128,3 +128,44 @@ bool cow_map_ro_short_ok(const struct cow_map_plan *p, uint64_t file_size)
 
 	return loop_bytes >= bitmap_end && loop_bytes >= p->data_offset;
 }
+
+static bool is_one_of(const char *s, const char *const *words)
+{
+	for (; *words; words++)
+		if (!strcmp(s, *words))
+			return true;
+	return false;
+}
+
+int cow_map_parse_status(const char *line, bool table_read_only,
+			 struct cow_map_status *st)
+{
+	static const char *const modes[] = { "rw", "ro", "fail", NULL };
+	static const char *const accesses[] = { "writable", "read_only", NULL };
+	unsigned long long a, t, d, mem;
+	char mode[16], access[16], tail;
+	int n;
+
+	memset(st, 0, sizeof(*st));
+	n = sscanf(line, "%llu/%llu %llu %15s %15s %llu %c", &a, &t, &d, mode,
+		   access, &mem, &tail);
+	if ((n != 4 && n != 6) || !is_one_of(mode, modes) || a > t ||
+	    (n == 6 && !is_one_of(access, accesses)))
+		return -1;
+	st->allocated = a;
+	st->total = t;
+	st->dirty = d;
+	snprintf(st->mode, sizeof(st->mode), "%s", mode);
+	if (n == 6) {
+		snprintf(st->access, sizeof(st->access), "%s", access);
+		st->memory = mem;
+		st->have_memory = true;
+		return 0;
+	}
+	/* 1.0.0: "ro" is the read_only feature unless the table is writable */
+	snprintf(st->access, sizeof(st->access), "%s",
+		 table_read_only ? "read_only" : "writable");
+	if (table_read_only && !strcmp(mode, "ro"))
+		snprintf(st->mode, sizeof(st->mode), "rw");
+	return 0;
+}

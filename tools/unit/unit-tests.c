@@ -817,6 +817,34 @@ static void test_rebase(void)
 	}
 }
 
+/* The target's status line, both versions (cow_map_parse_status). */
+static void test_map_status(void)
+{
+	struct cow_map_status st;
+
+	check(cow_map_parse_status("12/2048 3 rw writable 4608", false, &st) == 0 &&
+	      st.allocated == 12 && st.total == 2048 && st.dirty == 3 &&
+	      !strcmp(st.mode, "rw") && !strcmp(st.access, "writable") &&
+	      st.have_memory && st.memory == 4608,
+	      "status 1.1.0, writable");
+	check(cow_map_parse_status("0/8 0 fail read_only 512", false, &st) == 0 &&
+	      !strcmp(st.mode, "fail") && !strcmp(st.access, "read_only"),
+	      "status 1.1.0, failed, read_only");
+	check(cow_map_parse_status("5/8 1 ro", true, &st) == 0 &&
+	      !strcmp(st.mode, "rw") && !strcmp(st.access, "read_only") &&
+	      !st.have_memory,
+	      "status 1.0.0, a read_only table: access read_only, mode rw");
+	check(cow_map_parse_status("5/8 1 ro", false, &st) == 0 &&
+	      !strcmp(st.mode, "ro") && !strcmp(st.access, "writable"),
+	      "status 1.0.0, a writable table degraded: mode ro");
+	check(cow_map_parse_status("5/8 1 rw writable", false, &st) != 0 &&
+	      cow_map_parse_status("5/8 1 bogus", false, &st) != 0 &&
+	      cow_map_parse_status("9/8 1 rw", false, &st) != 0 &&
+	      cow_map_parse_status("5/8 1 rw writable 1 x", false, &st) != 0 &&
+	      cow_map_parse_status("", false, &st) != 0,
+	      "status: other lines refused");
+}
+
 static void test_layout_names(void)
 {
 	int o;
@@ -885,6 +913,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	test_layout_names();
+	test_map_status();
 	test_layouts();
 	test_mtime_bytes();
 	test_known_geometry();
