@@ -768,10 +768,11 @@ int cmd_list(int argc, char **argv)
 }
 
 /*
- * NAME|FILE.cow to the name of its umlcow mapping, into @name. Returns 0,
- * or an exit status after saying why.
+ * NAME|FILE.cow to the name of its umlcow mapping, into @name (for command
+ * @cmd, named in a message). Returns 0, or an exit status after saying why.
  */
-static int resolve(const char *arg, char *name, size_t len)
+static int resolve(const char *arg, char *name, size_t len,
+		   const char *cmd)
 {
 	struct dmdev dev, *devs;
 	struct stat st;
@@ -819,7 +820,8 @@ static int resolve(const char *arg, char *name, size_t len)
 	if (found == 0) {
 		cli_err(arg, "the file is not mapped");
 	} else if (found > 1) {
-		cli_err(arg, "the file is mapped %zu times; name one:", found);
+		cli_err(arg, "the file is mapped %zu times; %s each by name:",
+			found, cmd);
 		for (size_t i = 0; i < n; i++)
 			if (!strncmp(devs[i].uuid, prefix, strlen(prefix)))
 				fprintf(stderr, "  %s\n", cli_q(devs[i].name));
@@ -844,7 +846,7 @@ static int one_mapping(int argc, char **argv, unsigned int allowed,
 	if (ret)
 		return ret < 0 ? EXIT_USAGE : EXIT_OK;
 	dmdev_set_verbose(cli_verbose);
-	ret = resolve(o->args[0], name, DM_NAME_LEN);
+	ret = resolve(o->args[0], name, DM_NAME_LEN, argv[0]);
 	return ret ? ret : -1;
 }
 

@@ -106,6 +106,22 @@ int cli_output_begin(struct cli_output *out, const char *final,
 	return 0;
 }
 
+/*
+ * Move @from to @to unless @to exists: renameat2(RENAME_NOREPLACE), or
+ * where the file system lacks it, link() and unlink().
+ */
+static int no_replace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 int cli_output_commit(struct cli_output *out)
 {
 	char *dir = dir_of(out->final);
@@ -117,14 +133,11 @@ int cli_output_commit(struct cli_output *out)
 				strerror(errno));
 			goto out;
 		}
-	} else if (link(out->tmp, out->final) < 0) {
-		/* link() never replaces: someone made it meanwhile */
+	} else if (no_replace(out->tmp, out->final) < 0) {
+		/* someone made it meanwhile: never replaced */
 		cli_err(out->final, "%s", errno == EEXIST ?
-			"appeared meanwhile; not replaced (--overwrite replaces it)" :
-			strerror(errno));
+			"appeared meanwhile; not replaced" : strerror(errno));
 		goto out;
-	} else {
-		unlink(out->tmp);
 	}
 	pending = NULL;
 	free(out->tmp);
