@@ -8,9 +8,11 @@
 LAYOUT is one of the eight layout names (v1 layouts take the byte order from
 the magic). Sector n comes from the COW data area when bit n (byte n // 8,
 mask 1 << n % 8, counted from the bitmap offset) is set, else from BACKING.
-Only the bitmap_len bytes of the layout's formula hold bits: in a short v1/v2
-bitmap the last sectors have none and come from BACKING, as when UML opens
-the file and in uml_moo.
+In a short v1/v2 bitmap (bitmap_len < ceil(nr / 8)) the bits of the last
+sectors lie past bitmap_len, where UML 6.1 writes them: they count when that
+byte lies in the padding before the data area, and not when it is the data
+area's first byte (those sectors come from BACKING). uml_moo and UML's next
+boot read only bitmap_len bytes.
 """
 import struct
 import sys
@@ -58,6 +60,9 @@ def main():
         data_off = roundup(bm_off + bm_len, align)
     img = bytearray(open(backing, "rb").read()[:size])
     img += bytes(size - len(img))
+    span = (nr + 7) // 8
+    if bm_off + span <= data_off:
+        bm_len = span       # the missing bits lie in the padding: honoured
     for n in range(nr):
         if n // 8 >= bm_len:
             break

@@ -415,7 +415,7 @@ static void test_malformed(void)
 	refuse(&h, "size 2^64-1", "larger than 2^60");
 	put_u64(h.buf + 12, UINT64_C(1) << 50, COW_BE);
 	refuse(&h, "size 2^50: bitmap past the end of the file",
-	       "extends past the end of the file");
+	       "truncated: the file ends at byte");
 
 	mkhdr(&h, "v1-packed", 1 << 20);
 	put_u64(h.buf + 268, UINT64_MAX - 100, COW_LE);
@@ -446,7 +446,7 @@ static void test_malformed(void)
 	mkhdr(&h, "v3", 1 << 20);
 	h.file_size = 4128 + 100;
 	refuse(&h, "file ending before the bitmap",
-	       "extends past the end of the file");
+	       "truncated: the file ends at byte");
 
 	mkhdr(&h, "v1-packed-le", 1 << 20);
 	put_u32(h.buf + 4, 1, COW_BE);
@@ -561,7 +561,10 @@ static void test_files(const char *layout, uint64_t size)
 	      cf.info.layout_name);
 	last = cf.info.nr_sectors - 1;
 	tail = last >= cf.info.tracked_sectors;
-	check(tail == !!(cf.info.flags & COW_F_SHORT_BITMAP) &&
+	/* a short bitmap's missing bits count when they lie in the padding */
+	check(tail == !!(cf.info.flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA) &&
+	      !!(cf.info.flags & COW_F_PADDING_BITS) ==
+	      ((cf.info.flags & COW_F_SHORT_BITMAP) && !tail) &&
 	      cf.info.tracked_sectors == (tail ? last / 8 * 8 : last + 1),
 	      "%s: %llu of %llu sectors have a bit", layout,
 	      (unsigned long long)cf.info.tracked_sectors,
@@ -575,8 +578,9 @@ static void test_files(const char *layout, uint64_t size)
 	      (unsigned long long)last, ok ? "" : err.msg);
 	check(cow_write_sectors(&cf, last + 1, 1, sec, &err) != 0,
 	      "%s: write past the end refused: %s", layout, err.msg);
-	/* A short bitmap's last sector is written, as UML writes it, but is
-	 * not allocated: UML and uml_moo read it from the backing file. */
+	/* A short bitmap's last sector is written, as UML writes it: its
+	 * bit in the padding counts; where that byte is the data area's, it
+	 * is not allocated (UML and uml_moo read it from the backing file). */
 	check(cow_bitmap_test(&cf, 9, &err) == 1 &&
 	      cow_bitmap_test(&cf, 8, &err) == 0 &&
 	      cow_bitmap_test(&cf, last, &err) == !tail,
@@ -585,10 +589,9 @@ static void test_files(const char *layout, uint64_t size)
 	check(cow_bitmap_count(&cf, &cnt, &err) == 0 && cnt == 4U - tail,
 	      "%s: %d sectors allocated (%llu)", layout, 4 - tail,
 	      (unsigned long long)cnt);
-	check(cow_bitmap_count_untracked(&cf, &lost, &err) == 0 &&
-	      lost == (tail && !(cf.info.flags &
-				 COW_F_SHORT_BITMAP_OVERLAPS_DATA)),
-	      "%s: %llu sector(s) written past the bitmap", layout,
+	check(cow_bitmap_count_padding(&cf, &lost, &err) == 0 &&
+	      lost == !!(cf.info.flags & COW_F_PADDING_BITS),
+	      "%s: %llu sector(s) with their bit in the padding", layout,
 	      (unsigned long long)lost);
 	check(cow_bitmap_scan(&cf, collect, &rl, &err) == 0 &&
 	      rl.n == 3 - tail && rl.first[0] == 0 && rl.count[0] == 1 &&
@@ -695,7 +698,7 @@ static void test_overlap_file(void)
 	check(cow_write_sectors(&cf, 0, 1, sec, &err) == 0 &&
 	      cow_bitmap_test(&cf, cf.info.nr_sectors - 1, &err) == 0 &&
 	      cow_bitmap_count(&cf, &cnt, &err) == 0 && cnt == 1 &&
-	      cow_bitmap_count_untracked(&cf, &lost, &err) == 0 && lost == 0,
+	      cow_bitmap_count_padding(&cf, &lost, &err) == 0 && lost == 0,
 	      "sector 0's data 0xff allocates sector 0 only (%llu, %llu)",
 	      (unsigned long long)cnt, (unsigned long long)lost);
 	cow_close(&cf);
@@ -726,10 +729,38 @@ static void test_convert_short(void)
 	      cow_convert(&cf, dst, &v1, NULL, &err) == 0 &&
 	      unlink(dst) == 0,
 	      "v3 to v1 with sector 3 allocated: %s", err.msg);
-	check(cow_write_sectors(&cf, 2000, 1, sec, &err) == 0 &&
+	/* sector 2000's bit lies in the v1 file's padding: kept */
+	{
+		struct cow_open_opts ro = { .layout = "v1-packed" };
+		struct cow_file df = { .fd = -1 };
+		uint64_t n = 0;
+
+		check(cow_write_sectors(&cf, 2000, 1, sec, &err) == 0 &&
+		      cow_convert(&cf, dst, &v1, NULL, &err) == 0 &&
+		      cow_open(&df, dst, &ro, &err) == 0 &&
+		      cow_bitmap_test(&df, 2000, &err) == 1 &&
+		      cow_bitmap_count_padding(&df, &n, &err) == 0 && n == 1,
+		      "v3 to v1 with sector 2000 allocated: its bit in the padding (%llu)",
+		      (unsigned long long)n);
+		if (df.fd >= 0)
+			cow_close(&df);
+		unlink(dst);
+	}
+	cow_close(&cf);
+
+	/* no padding (the missing byte is the data area's): refused */
+	unlink(cow);
+	if (write_file(base, 232 * 4096 + 512, 4) ||
+	    cow_create(cow, base, &co, &err) ||
+	    cow_open(&cf, cow, &oo, &err)) {
+		check(false, "convert-short setup: %s", err.msg);
+		return;
+	}
+	check(cow_write_sectors(&cf, 1856, 1, sec, &err) == 0 &&
 	      cow_convert(&cf, dst, &v1, NULL, &err) != 0 &&
-	      strstr(err.msg, "sector 2000") && access(dst, F_OK) != 0,
-	      "v3 to v1 with sector 2000 allocated is refused: %s", err.msg);
+	      strstr(err.msg, "sector 1856") && access(dst, F_OK) != 0,
+	      "v3 to v1 with sector 1856 allocated is refused (no padding): %s",
+	      err.msg);
 	cow_close(&cf);
 }
 
@@ -784,6 +815,34 @@ static void test_rebase(void)
 		      strstr(err.msg, "at most 255"),
 		      "a 299-byte path refused for v1: %s", err.msg);
 	}
+}
+
+/* The target's status line, both versions (cow_map_parse_status). */
+static void test_map_status(void)
+{
+	struct cow_map_status st;
+
+	check(cow_map_parse_status("12/2048 3 rw writable 4608", false, &st) == 0 &&
+	      st.allocated == 12 && st.total == 2048 && st.dirty == 3 &&
+	      !strcmp(st.mode, "rw") && !strcmp(st.access, "writable") &&
+	      st.have_memory && st.memory == 4608,
+	      "status 1.1.0, writable");
+	check(cow_map_parse_status("0/8 0 fail read_only 512", false, &st) == 0 &&
+	      !strcmp(st.mode, "fail") && !strcmp(st.access, "read_only"),
+	      "status 1.1.0, failed, read_only");
+	check(cow_map_parse_status("5/8 1 ro", true, &st) == 0 &&
+	      !strcmp(st.mode, "rw") && !strcmp(st.access, "read_only") &&
+	      !st.have_memory,
+	      "status 1.0.0, a read_only table: access read_only, mode rw");
+	check(cow_map_parse_status("5/8 1 ro", false, &st) == 0 &&
+	      !strcmp(st.mode, "ro") && !strcmp(st.access, "writable"),
+	      "status 1.0.0, a writable table degraded: mode ro");
+	check(cow_map_parse_status("5/8 1 rw writable", false, &st) != 0 &&
+	      cow_map_parse_status("5/8 1 bogus", false, &st) != 0 &&
+	      cow_map_parse_status("9/8 1 rw", false, &st) != 0 &&
+	      cow_map_parse_status("5/8 1 rw writable 1 x", false, &st) != 0 &&
+	      cow_map_parse_status("", false, &st) != 0,
+	      "status: other lines refused");
 }
 
 static void test_layout_names(void)
@@ -854,6 +913,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	test_layout_names();
+	test_map_status();
 	test_layouts();
 	test_mtime_bytes();
 	test_known_geometry();

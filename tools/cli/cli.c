@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cli.c - messages, option parsing and the progress bar of umlcow-setup.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_verbose;
+
+static void vsay(const char *prefix, const char *file, const char *fmt,
+		 va_list ap)
+{
+	char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	fprintf(stderr, PROG ": ");
+	if (file)
+		fprintf(stderr, "%s: ", cli_q(file));
+	fprintf(stderr, "%s%s\n", prefix, msg ? cli_q(msg) : "(out of memory)");
+	free(msg);
+}
+
+void cli_err(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("", file, fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("warning: ", file, fmt, ap);
+	va_end(ap);
+}
+
+void cli_info(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli_verbose)
+		return;
+	va_start(ap, fmt);
+	vsay("", file, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("", cmd, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '" PROG " %s%s--help'.\n",
+		cmd ? cli_q(cmd) : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+void cli_version(void)
+{
+	printf(PROG " " UMLCOW_VERSION "\n");
+}
+
+enum {
+	O_BACKING = 'b', O_FORCE = 'f', O_LAYOUT = 'l', O_VERBOSE = 'v',
+	O_HELP = 'h', O_YES = 'y', O_VERSION = 'V', O_JSON = 'j',
+	O_NAME = 'n', O_READ_ONLY = 'r',
+	O_IN_PLACE = 256, O_UPDATE_MTIME, O_OVERWRITE, O_NO_DISCARD,
+	O_COW_DEV, O_BACKING_DEV, O_COMMIT_INTERVAL, O_DEFERRED, O_DEBUG,
+};
+
+/* Every option of the tool; the per-command ones carry their OPT_ bit. */
+static const struct {
+	struct option opt;
+	unsigned int bit;	/* 0: global */
+} options[] = {
+	{ { "backing", required_argument, NULL, O_BACKING }, 0 },
+	{ { "force", no_argument, NULL, O_FORCE }, 0 },
+	{ { "layout", required_argument, NULL, O_LAYOUT }, 0 },
+	{ { "verbose", no_argument, NULL, O_VERBOSE }, 0 },
+	{ { "debug", no_argument, NULL, O_DEBUG }, 0 },
+	{ { "help", no_argument, NULL, O_HELP }, 0 },
+	{ { "version", no_argument, NULL, O_VERSION }, 0 },
+	{ { "json", no_argument, NULL, O_JSON }, OPT_JSON },
+	{ { "in-place", no_argument, NULL, O_IN_PLACE }, OPT_IN_PLACE },
+	{ { "yes", no_argument, NULL, O_YES }, OPT_YES },
+	{ { "update-mtime", no_argument, NULL, O_UPDATE_MTIME },
+	  OPT_UPDATE_MTIME },
+	{ { "overwrite", no_argument, NULL, O_OVERWRITE }, OPT_OVERWRITE },
+	{ { "name", required_argument, NULL, O_NAME }, OPT_NAME },
+	{ { "read-only", no_argument, NULL, O_READ_ONLY }, OPT_READ_ONLY },
+	{ { "no-discard", no_argument, NULL, O_NO_DISCARD }, OPT_NO_DISCARD },
+	{ { "cow-dev", required_argument, NULL, O_COW_DEV }, OPT_DEVS },
+	{ { "backing-dev", required_argument, NULL, O_BACKING_DEV }, OPT_DEVS },
+	{ { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
+	  OPT_COMMIT_INTERVAL },
+	{ { "deferred", no_argument, NULL, O_DEFERRED }, OPT_DEFERRED },
+};
+
+#define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static unsigned int bit_of(int val)
+{
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (options[i].opt.val == val)
+			return options[i].bit;
+	return 0;
+}
+
+/* The option as the user wrote it, for a message. */
+static const char *opt_text(char **argv, int optind_now, int optopt_now)
+{
+	static char buf[3];
+	const char *a = argv[optind_now - 1];
+
+	if (a && a[0] == '-' && a[1] == '-')
+		return a;
+	buf[0] = '-';
+	buf[1] = (char)optopt_now;
+	buf[2] = '\0';
+	return buf;
+}
+
+static int parse_ms(const char *s, unsigned int *ms)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 3600000UL)
+		return -1;
+	*ms = (unsigned int)v;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
+	      int min, int max, struct cli_opts *o)
+{
+	struct option long_opts[NR_OPTIONS + 1];
+	const char *cmd = argv[0];
+	int c;
+
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		long_opts[i] = options[i].opt;
+	memset(&long_opts[NR_OPTIONS], 0, sizeof(long_opts[0]));
+	memset(o, 0, sizeof(*o));
+	optind = 0;	/* reset getopt for this argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":b:fl:vhyVjn:r", long_opts,
+				NULL)) != -1) {
+		unsigned int bit;
+
+		if (c == ':')
+			return cli_usage_error(cmd, "option needs a value: %s",
+					       opt_text(argv, optind, optopt)),
+			       -1;
+		if (c == '?')
+			return cli_usage_error(cmd, "unknown option %s",
+					       opt_text(argv, optind, optopt)),
+			       -1;
+		bit = bit_of(c);
+		if (bit && !(allowed & bit))
+			return cli_usage_error(cmd, "option not valid here: %s",
+					       opt_text(argv, optind, c)),
+			       -1;
+		switch (c) {
+		case O_BACKING: o->backing = optarg; break;
+		case O_FORCE: o->force = true; break;
+		case O_LAYOUT: o->layout = optarg; break;
+		case O_VERBOSE: if (!cli_verbose) cli_verbose = 1; break;
+		case O_DEBUG: cli_verbose = 2; break;
+		case O_HELP: fputs(help, stdout); return 1;
+		case O_VERSION: cli_version(); return 1;
+		case O_JSON: o->json = true; break;
+		case O_IN_PLACE: o->in_place = true; break;
+		case O_YES: o->yes = true; break;
+		case O_UPDATE_MTIME: o->update_mtime = true; break;
+		case O_OVERWRITE: o->overwrite = true; break;
+		case O_NAME: o->name = optarg; break;
+		case O_READ_ONLY: o->read_only = true; break;
+		case O_NO_DISCARD: o->no_discard = true; break;
+		case O_COW_DEV: o->cow_dev = optarg; break;
+		case O_BACKING_DEV: o->backing_dev = optarg; break;
+		case O_DEFERRED: o->deferred = true; break;
+		case O_COMMIT_INTERVAL:
+			if (parse_ms(optarg, &o->commit_interval))
+				return cli_usage_error(cmd, "--commit-interval takes milliseconds from 0 to 3600000, not '%s'",
+						       optarg), -1;
+			o->have_commit_interval = true;
+			break;
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	if (o->nargs < min)
+		return cli_usage_error(cmd, "missing operand"), -1;
+	if (o->nargs > max)
+		return cli_usage_error(cmd, "extra operand %s", o->args[max]),
+		       -1;
+	return 0;
+}
+
+void cli_bar_start(struct cli_bar *bar, const char *what)
+{
+	bar->what = what;
+	bar->last = -1;
+	bar->on = isatty(STDERR_FILENO);
+}
+
+void cli_bar_update(void *p, uint64_t done, uint64_t total)
+{
+	struct cli_bar *bar = p;
+	int pct, i;
+
+	if (!bar->on || total == 0)
+		return;
+	pct = (int)((long double)done * 100 / total);
+	if (pct == bar->last)
+		return;
+	bar->last = pct;
+	fprintf(stderr, "\r%s [", bar->what);
+	for (i = 0; i < 40; i++)
+		fputc(i < pct * 40 / 100 ? '#' : ' ', stderr);
+	fprintf(stderr, "] %3d%%", pct);
+	fflush(stderr);
+}
+
+void cli_bar_end(struct cli_bar *bar)
+{
+	if (bar->on && bar->last >= 0)
+		fputc('\n', stderr);
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cli - the one option, message and exit-code layer of umlcow-setup.
+ *
+ * Every subcommand is `int cmd_NAME(int argc, char **argv)` with argv[0]
+ * the subcommand's name, returning an exit status. It parses its argv with
+ * cli_parse() (one option table for the whole tool; each command names the
+ * options it takes), reports with cli_err()/cli_warn()/cli_info(), which
+ * quote whatever they print (quote.h), and writes JSON with json.h.
+ */
+#ifndef UMLCOW_CLI_H
+#define UMLCOW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cowfmt.h"
+#include "quote.h"
+
+#define PROG		"umlcow-setup"
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+/* 1 with --verbose, 2 with --debug. */
+extern int cli_verbose;
+
+/*
+ * "umlcow-setup: FILE: message" (FILE may be NULL) on stderr, the whole
+ * line quoted (cli_q), so a hostile name cannot reach the terminal raw.
+ */
+void cli_err(const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same, prefixed "warning: ". */
+void cli_warn(const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Only with --verbose. */
+void cli_info(const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A usage error: "umlcow-setup: CMD: message" and a pointer to CMD's
+ * --help; returns EXIT_USAGE.
+ */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Options a subcommand may accept besides the global ones (a bit mask). */
+enum {
+	OPT_JSON		= 1 << 0,
+	OPT_IN_PLACE		= 1 << 1,
+	OPT_YES			= 1 << 2,
+	OPT_UPDATE_MTIME	= 1 << 3,
+	OPT_OVERWRITE		= 1 << 4,
+	OPT_NAME		= 1 << 5,
+	OPT_READ_ONLY		= 1 << 6,
+	OPT_NO_DISCARD		= 1 << 7,
+	OPT_DEVS		= 1 << 8,	/* --cow-dev, --backing-dev */
+	OPT_COMMIT_INTERVAL	= 1 << 9,
+	OPT_DEFERRED		= 1 << 10,
+};
+
+struct cli_opts {
+	/* global: every command takes them */
+	const char *backing;	/* -b, --backing PATH */
+	const char *layout;	/* -l, --layout NAME */
+	bool force;		/* -f, --force: a differing backing mtime */
+	/* per command */
+	bool json, in_place, yes, update_mtime, overwrite;
+	bool read_only, no_discard, deferred;
+	const char *name;	/* -n, --name */
+	const char *cow_dev, *backing_dev;
+	unsigned int commit_interval;	/* ms, 0: the target's default */
+	bool have_commit_interval;
+	int nargs;		/* operands after the options */
+	char **args;
+};
+
+/*
+ * Parse a subcommand's argv: the global options (--backing, --force,
+ * --layout, --verbose, --debug, --help, --version) and those in @allowed.
+ * Returns -1 when the caller should return EXIT_USAGE (message printed),
+ * 1 after printing @help for --help or the version (return EXIT_OK), 0
+ * otherwise. Operands must number from @min to @max.
+ */
+int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
+	      int min, int max, struct cli_opts *o);
+
+/* cli_parse() as a command's first line: returns from the command. */
+#define CLI_PARSE(argc, argv, allowed, help, min, max, o) do {		\
+	int r_ = cli_parse(argc, argv, allowed, help, min, max, o);	\
+	if (r_)								\
+		return r_ < 0 ? EXIT_USAGE : EXIT_OK;			\
+} while (0)
+
+/* The options every command takes, for --help texts. */
+#define CLI_GLOBAL_HELP \
+"  -b, --backing PATH   use PATH as the backing file\n" \
+"  -f, --force          go on when the backing file's mtime differs from\n" \
+"                       the header's (UML itself refuses it)\n" \
+"  -l, --layout NAME    the header's layout, when detection cannot tell\n" \
+"  -v, --verbose        say more (--debug: also libdevmapper's messages)\n" \
+"  -h, --help           this help\n"
+
+/* "umlcow-setup VERSION" on stdout. */
+void cli_version(void);
+
+/* A progress bar on stderr when it is a terminal. */
+struct cli_bar {
+	const char *what;
+	int last;		/* last percent shown, -1 none */
+	bool on;
+};
+void cli_bar_start(struct cli_bar *bar, const char *what);
+void cli_bar_update(void *bar, uint64_t done, uint64_t total);
+void cli_bar_end(struct cli_bar *bar);
+
+/* The format subcommands (cmd-format.c). */
+int cmd_info(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
+int cmd_rebase(int argc, char **argv);
+extern const char cmd_info_help[];
+extern const char cmd_create_help[];
+extern const char cmd_merge_help[];
+extern const char cmd_check_help[];
+extern const char cmd_upgrade_help[];
+extern const char cmd_rebase_help[];
+
+/* The mapping subcommands (cmd-map.c). */
+int cmd_open(int argc, char **argv);
+int cmd_close(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+extern const char cmd_open_help[];
+extern const char cmd_close_help[];
+extern const char cmd_list_help[];
+extern const char cmd_status_help[];
+extern const char cmd_commit_help[];
+extern const char cmd_table_help[];
+
+#endif /* UMLCOW_CLI_H */

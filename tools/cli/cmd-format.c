@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd-format.c - the subcommands that work on COW files themselves:
+ * info, create, merge, check, upgrade, rebase.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "filelock.h"
+#include "json.h"
+#include "output.h"
+
+const char cmd_info_help[] =
+"Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
+"Show a COW file's header: layout, version, byte order, backing file (and\n"
+"whether its size and mtime match), size, sector size, alignment, bitmap\n"
+"offset and length, data offset, allocated sectors (with a short v1/v2\n"
+"bitmap, also those whose bits UML wrote in the padding past it).\n"
+"  -j, --json           one JSON object on stdout (valid UTF-8: bytes of a\n"
+"                       path that are not UTF-8 become U+FFFD)\n"
+CLI_GLOBAL_HELP;
+
+const char cmd_create_help[] =
+"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
+"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
+"backing file's absolute path, size and mtime, sector size 512, alignment\n"
+"4096, sparse to the full size. Never overwrites FILE.cow.\n"
+"  -l, --layout NAME    write a legacy layout instead (for tests and\n"
+"                       migration; see Documentation/cow-format.rst):\n"
+"                       v1-packed[-le|-be], v1-x86_64[-le|-be], v2-packed,\n"
+"                       v2-x86_64, qemu-x86_64, qemu-i386, v3, v3-broken\n"
+"  -v, --verbose        say more\n"
+"  -h, --help           this help\n";
+
+const char cmd_merge_help[] =
+"Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
+"       " PROG " merge --in-place --yes [OPTIONS] FILE.cow\n"
+"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
+"where the image is zero), or with --in-place write FILE.cow's sectors\n"
+"into its backing file. OUT.img is written to a temporary file next to it,\n"
+"fsync'd and moved into place only when complete: an interrupted or failed\n"
+"merge leaves nothing behind and never harms an existing OUT.img.\n"
+"Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
+"merged too (uml_moo and UML's next boot ignore them).\n"
+"      --overwrite      replace an existing OUT.img (a regular file)\n"
+"      --in-place       merge into the backing file (changes its mtime:\n"
+"                       other COW files on it no longer match)\n"
+"  -y, --yes            really do the --in-place merge\n"
+CLI_GLOBAL_HELP;
+
+const char cmd_check_help[] =
+"Usage: " PROG " check [OPTIONS] FILE.cow\n"
+"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
+"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
+"a file shorter than its data area, allocated sectors without data,\n"
+"backing file present, matching, and not the COW file itself.\n"
+"Exit status: 0 clean, 1 problems found, 2 could not check.\n"
+CLI_GLOBAL_HELP;
+
+const char cmd_upgrade_help[] =
+"Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
+"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
+"reads) with the same backing file, size, mtime, allocated sectors and\n"
+"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
+"it is written to a temporary file and appears only when complete.\n"
+CLI_GLOBAL_HELP;
+
+const char cmd_rebase_help[] =
+"Usage: " PROG " rebase --backing NEW [--update-mtime] [OPTIONS] FILE.cow\n"
+"Point FILE.cow's header at the backing file NEW (moved or renamed),\n"
+"after checking that its size matches. The stored mtime is kept unless\n"
+"--update-mtime is given; nothing else in the file changes.\n"
+"      --update-mtime   store NEW's mtime too\n"
+CLI_GLOBAL_HELP;
+
+/* Open a COW file for a subcommand; prints the error. */
+static int open_cow(struct cow_file *cf, const char *path,
+		    const struct cli_opts *o, bool writable)
+{
+	struct cow_open_opts oo = {
+		.layout = o->layout, .backing = o->backing,
+		.writable = writable,
+	};
+	struct cow_err err;
+
+	if (cow_open(cf, path, &oo, &err)) {
+		cli_err(path, "%s", err.msg);
+		return err.kind == COW_ERR_AMBIGUOUS ||
+		       err.kind == COW_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
+	}
+	cli_info(path, "layout %s: %s", cf->info.layout_name, cf->why);
+	return 0;
+}
+
+/* open_cow() with a struct cow_backing to fill: *@b, freed on failure. */
+static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
+			    struct cow_backing **b)
+{
+	int ret;
+
+	*b = malloc(sizeof(**b));
+	if (!*b) {
+		cli_err(NULL, "out of memory");
+		return EXIT_FAIL;
+	}
+	ret = open_cow(cf, o->args[0], o, false);
+	if (ret) {
+		free(*b);
+		*b = NULL;
+	}
+	return ret;
+}
+
+/* Take UML's kind of lock on @fd, or say who holds it. */
+static int lock(int fd, bool exclusive, const char *path)
+{
+	struct filelock_holder h;
+	char who[160];
+	int ret = filelock_take(fd, exclusive, &h);
+
+	if (ret == 0)
+		return 0;
+	if (ret == -EAGAIN) {
+		filelock_describe(&h, who, sizeof(who));
+		cli_err(path, "in use (%s); stop UML or close the mapping first",
+			who);
+	} else {
+		cli_err(path, "cannot lock: %s", strerror(-ret));
+	}
+	return -1;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct cow_file cf;
+	struct cow_backing *b;
+	struct cow_err err, berr;
+	uint64_t alloc, padded;
+	const struct cow_info *ci;
+	bool have_b;
+	int ret;
+
+	CLI_PARSE(argc, argv, OPT_JSON, cmd_info_help, 1, 1, &o);
+	ret = open_cow_backing(&cf, &o, &b);
+	if (ret)
+		return ret;
+	ci = &cf.info;
+	if (cow_bitmap_count(&cf, &alloc, &err) ||
+	    cow_bitmap_count_padding(&cf, &padded, &err)) {
+		cli_err(cf.path, "%s", err.msg);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	have_b = cow_backing_find(cf.path, ci, o.backing, b, &berr) == 0;
+	if (!have_b)
+		cli_warn(cf.path, "%s", berr.msg);
+	else if (b->warning[0])
+		cli_warn(cf.path, "%s", b->warning);
+
+	if (o.json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_object_begin(&j, NULL);
+		json_string(&j, "file", cf.path);
+		json_string(&j, "layout", ci->layout_name);
+		json_u64(&j, "version", ci->version);
+		json_string(&j, "byte_order", ci->order == COW_BE ?
+			    "big-endian" : "little-endian");
+		json_string(&j, "backing_file", ci->backing_file);
+		json_string(&j, "backing_file_used", have_b ? b->path : NULL);
+		json_u64(&j, "mtime", ci->mtime);
+		json_u64(&j, "size", ci->size);
+		json_u64(&j, "sector_size", ci->sector_size);
+		json_u64(&j, "alignment", ci->alignment);
+		json_u64(&j, "bitmap_offset", ci->bitmap_offset);
+		json_u64(&j, "bitmap_length", ci->bitmap_len);
+		json_u64(&j, "bitmap_span", ci->bitmap_span);
+		json_u64(&j, "data_offset", ci->data_offset);
+		json_u64(&j, "sectors", ci->nr_sectors);
+		json_u64(&j, "tracked_sectors", ci->tracked_sectors);
+		json_u64(&j, "allocated_sectors", alloc);
+		json_u64(&j, "padding_sectors", padded);
+		json_u64(&j, "file_size", ci->file_size);
+		json_bool(&j, "short_bitmap", ci->flags & COW_F_SHORT_BITMAP);
+		json_bool(&j, "short_bitmap_overlaps_data",
+			  ci->flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA);
+		if (have_b) {
+			json_bool(&j, "backing_size_matches", b->size_matches);
+			json_bool(&j, "backing_mtime_matches",
+				  b->mtime_matches);
+		} else {
+			json_null(&j, "backing_size_matches");
+			json_null(&j, "backing_mtime_matches");
+		}
+		json_object_end(&j);
+		goto out;
+	}
+
+	printf("file:              %s\n", cli_q(cf.path));
+	printf("layout:            %s (%s)\n", ci->layout_name,
+	       ci->layout->desc);
+	printf("version:           %u\n", ci->version);
+	printf("byte order:        %s\n",
+	       ci->order == COW_BE ? "big-endian" : "little-endian");
+	printf("backing file:      %s\n", cli_q(ci->backing_file));
+	if (!have_b)
+		printf("backing status:    not found\n");
+	else
+		printf("backing status:    %s%s, size %s, mtime %s\n",
+		       b->source == COW_BACKING_HEADER ? "found" : "using ",
+		       b->source == COW_BACKING_HEADER ? "" : cli_q(b->path),
+		       b->size_matches ? "matches" : "DIFFERS",
+		       b->mtime_matches ? "matches" : "DIFFERS");
+	printf("mtime:             %u\n", ci->mtime);
+	printf("size:              %llu bytes\n", (unsigned long long)ci->size);
+	printf("sector size:       %u\n", ci->sector_size);
+	printf("alignment:         %u\n", ci->alignment);
+	printf("bitmap offset:     %llu\n",
+	       (unsigned long long)ci->bitmap_offset);
+	printf("bitmap length:     %llu%s\n",
+	       (unsigned long long)ci->bitmap_len,
+	       ci->flags & COW_F_SHORT_BITMAP ?
+	       (ci->flags & COW_F_SHORT_BITMAP_OVERLAPS_DATA ?
+		" (short: the last bits overlap the data area)" :
+		" (short: the last bits lie in the padding, honoured)") : "");
+	printf("data offset:       %llu\n",
+	       (unsigned long long)ci->data_offset);
+	printf("sectors:           %llu\n",
+	       (unsigned long long)ci->nr_sectors);
+	printf("allocated sectors: %llu (%.2f%%)\n", (unsigned long long)alloc,
+	       ci->nr_sectors ? (double)alloc * 100 / (double)ci->nr_sectors :
+	       0.0);
+	if (padded)
+		printf("in the padding:    %llu (UML's next boot reads them from the backing file)\n",
+		       (unsigned long long)padded);
+	if (cli_verbose)
+		printf("chosen because:    %s\n", cli_q(cf.why));
+out:
+	free(b);
+	cow_close(&cf);
+	return ret;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	struct cow_create_opts co = { .order = -1 };
+	struct cli_opts o;
+	struct cow_err err;
+	const char *backing, *cow;
+
+	CLI_PARSE(argc, argv, 0, cmd_create_help, 1, 2, &o);
+	if (o.backing && o.nargs == 1) {
+		backing = o.backing;
+		cow = o.args[0];
+	} else if (!o.backing && o.nargs == 2) {
+		backing = o.args[0];
+		cow = o.args[1];
+	} else {
+		cli_err("create", "give BACKING FILE.cow, or --backing BACKING FILE.cow");
+		return EXIT_USAGE;
+	}
+	if (o.layout) {
+		co.layout = cow_layout_find(o.layout, &co.order);
+		if (!co.layout) {
+			cli_err("create", "unknown layout '%s' (known: %s)",
+				o.layout, cow_layout_names());
+			return EXIT_USAGE;
+		}
+	}
+	if (cow_create(cow, backing, &co, &err)) {
+		cli_err(cow, "%s", err.msg);
+		return EXIT_FAIL;
+	}
+	cli_info(cow, "created (layout %s) on %s",
+		 co.layout ? co.layout->name : "v3", backing);
+	return EXIT_OK;
+}
+
+/* Find and check the backing file; prints the error. */
+static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
+		       struct cow_backing *b)
+{
+	struct cow_err err;
+
+	if (cow_backing_find(cf->path, &cf->info, o->backing, b, &err) ||
+	    cow_backing_not_self(cf, b, &err) ||
+	    cow_backing_verify(&cf->info, b, o->force, &err)) {
+		cli_err(cf->path, "%s", err.msg);
+		return -1;
+	}
+	if (b->warning[0])
+		cli_warn(cf->path, "%s", b->warning);
+	if (!b->mtime_matches)
+		cli_warn(cf->path, "backing file %s's mtime differs from the header's (going on: --force)",
+			 b->path);
+	return 0;
+}
+
+/* Open the backing file found, for reading or (in place) writing. */
+static int open_backing(const struct cow_backing *b, bool writable)
+{
+	struct cow_err err;
+	int fd = cow_open_path(b->path, writable ? O_RDWR : O_RDONLY, true,
+			       NULL, &err);
+
+	if (fd < 0)
+		cli_err(b->path, "%s", err.msg);
+	return fd;
+}
+
+static int merge_in_place(struct cow_file *cf, const struct cli_opts *o,
+			  const struct cow_backing *b)
+{
+	struct cli_bar bar;
+	struct cow_progress prog = { cli_bar_update, &bar };
+	struct cow_err err;
+	int bfd, ret = EXIT_FAIL;
+
+	if (!o->yes) {
+		cli_err(cf->path, "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
+			b->path, b->path);
+		return EXIT_FAIL;
+	}
+	bfd = open_backing(b, true);
+	if (bfd < 0)
+		return EXIT_FAIL;
+	if (lock(bfd, true, b->path))
+		goto out;
+	cli_bar_start(&bar, "merging");
+	if (cow_merge_in_place(cf, bfd, &prog, &err)) {
+		cli_bar_end(&bar);
+		cli_err(cf->path, "merge into %s failed: %s", b->path, err.msg);
+		goto out;
+	}
+	cli_bar_end(&bar);
+	cli_warn(cf->path, "merged into %s; its mtime changed, so COW files on it (this one too) no longer match it",
+		 b->path);
+	ret = EXIT_OK;
+out:
+	close(bfd);
+	return ret;
+}
+
+static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
+			 const struct cow_backing *b, const char *path)
+{
+	struct cli_bar bar;
+	struct cow_progress prog = { cli_bar_update, &bar };
+	struct cli_output out;
+	struct cow_err err;
+	int bfd, ofd = -1, ret = EXIT_FAIL;
+
+	bfd = open_backing(b, false);
+	if (bfd < 0)
+		return EXIT_FAIL;
+	if (lock(bfd, false, b->path) ||
+	    cli_output_begin(&out, path, o->overwrite, true))
+		goto out_b;
+	ofd = open(out.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (ofd < 0) {
+		cli_err(path, "cannot create a temporary file next to it: %s",
+			strerror(errno));
+		goto out;
+	}
+	cli_bar_start(&bar, "merging");
+	if (cow_merge(cf, bfd, ofd, &prog, &err)) {
+		cli_bar_end(&bar);
+		cli_err(path, "%s", err.msg);
+		goto out;
+	}
+	cli_bar_end(&bar);
+	if (close(ofd) < 0) {
+		ofd = -1;
+		cli_err(path, "%s", strerror(errno));
+		goto out;
+	}
+	ofd = -1;
+	if (cli_output_commit(&out))
+		goto out;
+	cli_info(path, "written from %s and %s", cf->path, b->path);
+	ret = EXIT_OK;
+out:
+	if (ofd >= 0)
+		close(ofd);
+	if (ret)
+		cli_output_abort(&out);
+out_b:
+	close(bfd);
+	return ret;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct cow_file cf;
+	struct cow_backing *b;
+	int ret;
+
+	CLI_PARSE(argc, argv, OPT_IN_PLACE | OPT_YES | OPT_OVERWRITE,
+		  cmd_merge_help, 1, 2, &o);
+	if (o.nargs != (o.in_place ? 1 : 2))
+		return cli_usage_error("merge", o.in_place ?
+				       "--in-place takes FILE.cow only" :
+				       "give FILE.cow OUT.img (or --in-place --yes FILE.cow)");
+	ret = open_cow_backing(&cf, &o, &b);
+	if (ret)
+		return ret;
+	ret = EXIT_FAIL;
+	if (lock(cf.fd, false, cf.path) || get_backing(&cf, &o, b))
+		goto out;
+	ret = o.in_place ? merge_in_place(&cf, &o, b) :
+	      merge_to_file(&cf, &o, b, o.args[1]);
+out:
+	cow_close(&cf);
+	free(b);
+	return ret;
+}
+
+static void check_report(void *ctx, enum cow_check_level level,
+			 const char *msg)
+{
+	static const char *const names[] = { "note", "warning", "problem" };
+	const char *path = ctx;
+
+	if (level == COW_CHECK_NOTE && !cli_verbose)
+		return;
+	printf("%s: %s: %s\n", cli_q(path), names[level], cli_q(msg));
+}
+
+/*
+ * check's exit status: 0 clean, 1 problems found, 2 could not check (the
+ * file cannot be opened or read, is not a file, or a usage error).
+ */
+int cmd_check(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct cow_open_opts oo;
+	struct cow_file cf;
+	struct cow_backing *b;
+	struct cow_err *err, *berr;
+	const char *path;
+	bool have_b;
+	int problems, ret;
+
+	CLI_PARSE(argc, argv, 0, cmd_check_help, 1, 1, &o);
+	path = o.args[0];
+	oo = (struct cow_open_opts){ .layout = o.layout, .backing = o.backing };
+	b = malloc(sizeof(*b));
+	err = malloc(sizeof(*err));
+	berr = malloc(sizeof(*berr));
+	if (!b || !err || !berr) {
+		cli_err(NULL, "out of memory");
+		ret = 2;
+		goto out_free;
+	}
+	if (cow_open(&cf, path, &oo, err)) {
+		if (err->kind == COW_ERR_INVALID) {
+			/* a header no layout accepts: a problem found */
+			printf("%s: problem: %s\n", cli_q(path),
+			       cli_q(err->msg));
+			ret = 1;
+		} else {
+			cli_err(path, "could not check: %s", err->msg);
+			ret = 2;
+		}
+		goto out_free;
+	}
+	have_b = cow_backing_find(cf.path, &cf.info, o.backing, b, berr) == 0;
+	if (have_b && cow_backing_not_self(&cf, b, berr))
+		have_b = false;
+	problems = cow_check(&cf, have_b ? b : NULL, berr->msg, o.force,
+			     check_report, cf.path, err);
+	if (problems < 0) {
+		cli_err(cf.path, "could not check: %s", err->msg);
+		ret = 2;
+	} else if (problems) {
+		printf("%s: %d problem%s found\n", cli_q(cf.path), problems,
+		       problems == 1 ? "" : "s");
+		ret = 1;
+	} else {
+		printf("%s: clean\n", cli_q(cf.path));
+		ret = 0;
+	}
+	cow_close(&cf);
+out_free:
+	free(berr);
+	free(err);
+	free(b);
+	return ret;
+}
+
+int cmd_upgrade(int argc, char **argv)
+{
+	struct cow_create_opts co = { .order = -1 };
+	struct cli_opts o;
+	struct cli_output out;
+	struct cow_file cf;
+	struct cow_err err;
+	struct cli_bar bar;
+	struct cow_progress prog = { cli_bar_update, &bar };
+	int ret;
+
+	CLI_PARSE(argc, argv, 0, cmd_upgrade_help, 2, 2, &o);
+	ret = open_cow(&cf, o.args[0], &o, false);
+	if (ret)
+		return ret;
+	ret = EXIT_FAIL;
+	if (lock(cf.fd, false, cf.path) ||
+	    cli_output_begin(&out, o.args[1], false, false))
+		goto out;
+	co.layout = cow_layout_find("v3", NULL);
+	cli_bar_start(&bar, "upgrading");
+	if (cow_convert(&cf, out.tmp, &co, &prog, &err)) {
+		cli_bar_end(&bar);
+		cli_err(o.args[1], "%s", err.msg);
+		cli_output_abort(&out);
+		goto out;
+	}
+	cli_bar_end(&bar);
+	if (cli_output_commit(&out))
+		goto out;
+	cli_info(o.args[1], "v3 copy of %s (%s)", cf.path,
+		 cf.info.layout_name);
+	ret = EXIT_OK;
+out:
+	cow_close(&cf);
+	return ret;
+}
+
+int cmd_rebase(int argc, char **argv)
+{
+	struct cli_opts o, po;
+	struct cow_file cf;
+	struct cow_err err;
+	struct stat st;
+	char *path;
+	uint32_t mtime;
+	uint64_t size;
+	int fd, ret;
+
+	CLI_PARSE(argc, argv, OPT_UPDATE_MTIME, cmd_rebase_help, 1, 1, &o);
+	if (!o.backing)
+		return cli_usage_error("rebase", "--backing NEW is required");
+	path = malloc(COW_PATH_MAX + 1);
+	if (!path) {
+		cli_err(NULL, "out of memory");
+		return EXIT_FAIL;
+	}
+	/* --backing names the new file here, not one to parse with */
+	po = o;
+	po.backing = NULL;
+	ret = open_cow(&cf, o.args[0], &po, true);
+	if (ret) {
+		free(path);
+		return ret;
+	}
+	ret = EXIT_FAIL;
+	if (lock(cf.fd, true, cf.path))
+		goto out;
+	fd = cow_open_path(o.backing, O_RDONLY, true, NULL, &err);
+	if (fd < 0) {
+		cli_err(o.backing, "%s", err.msg);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || cow_fd_size(fd, &size, &err)) {
+		cli_err(o.backing, "%s", errno ? strerror(errno) : err.msg);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	if (st.st_dev == cf.dev && st.st_ino == cf.ino) {
+		cli_err(cf.path, "%s is the COW file itself; a COW file cannot be its own backing file",
+			o.backing);
+		goto out;
+	}
+	mtime = (uint32_t)st.st_mtime;
+	if (size != cf.info.size) {
+		cli_err(cf.path, "%s has %llu bytes, the header says %llu: not the same image",
+			o.backing, (unsigned long long)size,
+			(unsigned long long)cf.info.size);
+		goto out;
+	}
+	if (cow_absolute_path(o.backing, path, COW_PATH_MAX + 1, &err)) {
+		cli_err(cf.path, "%s", err.msg);
+		goto out;
+	}
+	if (!o.update_mtime && mtime != cf.info.mtime)
+		cli_warn(cf.path, "%s's mtime (%u) differs from the header's (%u): UML will refuse the file until they match (--update-mtime stores the new one)",
+			 o.backing, mtime, cf.info.mtime);
+	if (cow_write_header_fields(&cf, path, o.update_mtime ? &mtime : NULL,
+				    &err)) {
+		cli_err(cf.path, "%s", err.msg);
+		goto out;
+	}
+	cli_info(cf.path, "backing file is now %s%s", path,
+		 o.update_mtime ? " (mtime updated)" : "");
+	ret = EXIT_OK;
+out:
+	free(path);
+	cow_close(&cf);
+	return ret;
+}

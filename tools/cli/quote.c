@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * quote.c - printing untrusted strings (see quote.h).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quote.h"
+
+size_t utf8_seq_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* a NUL stops here too */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+#define RING 8
+
+const char *cli_q(const char *s)
+{
+	static char *ring[RING];
+	static unsigned int next;
+	const unsigned char *p;
+	char *out, *o;
+
+	if (!s)
+		return "(null)";
+	out = malloc(strlen(s) * 4 + 1);
+	if (!out)
+		return "(out of memory)";
+	o = out;
+	for (p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq_len(p);
+		/* U+0080..U+009F (C1 controls) are c2 80..c2 9f */
+		bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+
+		if (n > 1 && !c1) {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		} else if (n == 1 && *p >= 0x20 && *p != 0x7f) {
+			*o++ = (char)*p++;
+		} else {
+			o += sprintf(o, "\\x%02x", *p);
+			p++;
+		}
+	}
+	*o = '\0';
+	free(ring[next]);
+	ring[next] = out;
+	next = (next + 1) % RING;
+	return out;
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umlcow-setup - use User-Mode-Linux COW disk images on the host.
+ *
+ * A table of subcommands; each parses its own options (cli_parse) and
+ * returns the exit status: 0 success, 1 failure, 2 usage. Global options
+ * given before the subcommand are handed to it; with no subcommand the
+ * arguments are those of `open`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "open", cmd_open,
+	  "map FILE.cow as /dev/mapper/NAME (the default command)" },
+	{ "close", cmd_close, "remove a mapping" },
+	{ "list", cmd_list, "show the umlcow mappings" },
+	{ "status", cmd_status, "show one mapping" },
+	{ "commit", cmd_commit, "write a mapping's dirty bitmap now" },
+	{ "table", cmd_table, "print the dm table line, for dmsetup" },
+	{ "info", cmd_info, "show a COW file's header and allocation" },
+	{ "create", cmd_create, "create an empty COW file, as UML does" },
+	{ "merge", cmd_merge,
+	  "write the full image (or merge into the backing file)" },
+	{ "check", cmd_check,
+	  "check a COW file (exit 0 clean, 1 problems, 2 error)" },
+	{ "upgrade", cmd_upgrade, "rewrite a legacy COW file as v3" },
+	{ "rebase", cmd_rebase, "point the header at a moved backing file" },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"Usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
+		"       " PROG " [OPTIONS] FILE.cow   (same as 'open FILE.cow')\n"
+		"Use User-Mode-Linux COW disk images on the host.\n\n"
+		"Commands:\n");
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\nGlobal options (every command takes them):\n"
+		CLI_GLOBAL_HELP
+		"  -V, --version        print the version\n"
+		"\nExit status: 0 success, 1 failure, 2 usage error.\n"
+		"See umlcow-setup(8).\n");
+}
+
+static const struct command *find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Long options that take their value as the next argument. */
+static bool long_takes_value(const char *a)
+{
+	static const char *const with_value[] = {
+		"--backing", "--layout", "--name", "--cow-dev", "--backing-dev",
+		"--commit-interval",
+	};
+
+	if (strchr(a, '='))
+		return false;
+	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]);
+	     i++)
+		if (strcmp(a, with_value[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether the short-option word @a ("-vb", "-bfile") leaves its value to
+ * the next argument: its last option takes one and nothing follows it.
+ */
+static bool short_takes_value(const char *a)
+{
+	for (a++; *a; a++)
+		if (strchr("bln", *a))
+			return a[1] == '\0';
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	char **nargv;
+	int i, pos = -1, n = 0, ret;
+
+	/* The first operand names the command, unless it is a file. */
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			if (i + 1 < argc)
+				pos = i + 1;
+			break;
+		}
+		if (a[0] == '-' && a[1]) {
+			if (a[1] == '-' ? long_takes_value(a) :
+			    short_takes_value(a))
+				i++;
+			continue;
+		}
+		pos = i;
+		break;
+	}
+	if (pos >= 0)
+		cmd = find(argv[pos]);
+	if (!cmd) {
+		for (i = 1; i < argc && i != pos; i++) {
+			if (!strcmp(argv[i], "--help") ||
+			    !strcmp(argv[i], "-h")) {
+				usage(stdout);
+				return EXIT_OK;
+			}
+			if (!strcmp(argv[i], "--version") ||
+			    !strcmp(argv[i], "-V")) {
+				cli_version();
+				return EXIT_OK;
+			}
+		}
+	}
+	if (!cmd && pos >= 0) {
+		struct stat st;
+
+		/* A word that is neither a command nor a file: a typo. */
+		if (!strchr(argv[pos], '/') && lstat(argv[pos], &st) < 0) {
+			cli_err(NULL, "'%s' is neither a command nor a file; try '" PROG " --help'",
+				argv[pos]);
+			return EXIT_USAGE;
+		}
+		cmd = find("open");
+		pos = -1;
+	}
+	if (!cmd) {
+		cli_err(NULL, "no command or file given; try '" PROG " --help'");
+		return EXIT_USAGE;
+	}
+
+	/* argv for the command: its name, then every other argument. */
+	nargv = calloc((size_t)argc + 1, sizeof(*nargv));
+	if (!nargv) {
+		cli_err(NULL, "out of memory");
+		return EXIT_FAIL;
+	}
+	nargv[n++] = (char *)cmd->name;
+	for (i = 1; i < argc; i++)
+		if (i != pos)
+			nargv[n++] = argv[i];
+	ret = cmd->fn(n, nargv);
+	free(nargv);
+	return ret;
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * convert.c - copy a COW file into a new one of another layout: the same
+ * header fields, the same allocated sectors with the same data, so that it
+ * merges to the same image. The new file is sparse: an allocated sector of
+ * zeros keeps its bit and a hole.
+ *
+ * Only allocated sectors are copied (cow_bitmap_scan), including the last
+ * sectors of a short v1/v2 bitmap whose bits UML set in the padding. A
+ * target layout without a bit for an allocated sector is refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cowfmt.h"
+
+#define CCHUNK	(1U << 20)
+
+struct copy {
+	const struct cow_file *src;
+	struct cow_file *dst;
+	uint8_t *buf;
+	const struct cow_progress *p;
+	struct cow_err *err;
+};
+
+static int copy_run(void *ctx, uint64_t first, uint64_t count)
+{
+	struct copy *c = ctx;
+	const struct cow_info *si = &c->src->info, *di = &c->dst->info;
+	uint64_t ss = si->sector_size, off = first * ss;
+	uint64_t end = (first + count) * ss;
+	uint64_t b;
+
+	if (first + count > di->tracked_sectors) {
+		cow_seterr(c->err, "sector %llu is allocated, but the %s layout's short bitmap has no bit for it",
+			   (unsigned long long)(first + count - 1),
+			   c->dst->info.layout_name);
+		return -1;
+	}
+	while (off < end) {
+		size_t len = end - off > CCHUNK ? CCHUNK : (size_t)(end - off);
+
+		if (cow_pread_full(c->src->fd, c->buf, len,
+				   si->data_offset + off, c->err))
+			return -1;
+		/* Write only the non-zero sectors: zeros stay holes. */
+		for (b = 0; b < len; b += ss) {
+			if (cow_is_zero(c->buf + b, (size_t)ss))
+				continue;
+			if (cow_pwrite_full(c->dst->fd, c->buf + b, (size_t)ss,
+					    di->data_offset + off + b, c->err))
+				return -1;
+		}
+		off += len;
+	}
+	if (cow_bitmap_set_range(c->dst, first, count, true, c->err))
+		return -1;
+	if (c->p && c->p->fn)
+		c->p->fn(c->p->ctx, first + count, si->nr_sectors);
+	return 0;
+}
+
+int cow_convert(const struct cow_file *cf, const char *dst_path,
+		const struct cow_create_opts *o, const struct cow_progress *p,
+		struct cow_err *err)
+{
+	const struct cow_info *si = &cf->info;
+	struct cow_create_opts co = *o;
+	struct cow_open_opts oo = { .writable = true };
+	struct cow_file dst;
+	struct copy c;
+	int ret;
+
+	co.keep_path = true;
+	co.have_fields = true;
+	co.size = si->size;
+	co.mtime = si->mtime;
+	co.sector_size = si->sector_size;
+	if (!co.layout)
+		co.layout = cow_layout_find("v3", NULL);
+	if (co.order < 0 && si->layout->host_order &&
+	    co.layout->host_order)
+		co.order = si->order;
+	if (cow_create(dst_path, si->backing_file, &co, err))
+		return -1;
+	oo.layout = co.layout->name;
+	if (cow_open(&dst, dst_path, &oo, err))
+		goto fail;
+	if (dst.info.nr_sectors != si->nr_sectors) {
+		cow_seterr(err, "the %s layout describes %llu sectors, the source %llu",
+			   co.layout->name,
+			   (unsigned long long)dst.info.nr_sectors,
+			   (unsigned long long)si->nr_sectors);
+		cow_close(&dst);
+		goto fail;
+	}
+	c = (struct copy){ cf, &dst, malloc(CCHUNK), p, err };
+	if (!c.buf) {
+		cow_seterr(err, "out of memory");
+		cow_close(&dst);
+		goto fail;
+	}
+	ret = cow_bitmap_scan(cf, copy_run, &c, err);
+	free(c.buf);
+	if (ret == 0 && fsync(dst.fd) < 0) {
+		cow_seterr(err, "fsync: %m");
+		ret = -1;
+	}
+	cow_close(&dst);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	unlink(dst_path);
+	return -1;
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * util.c - error messages and full-length I/O for the COW library.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cowfmt.h"
+
+void cow_seterr(struct cow_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	err->kind = COW_ERR_INVALID;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,
+		   struct cow_err *err)
+{
+	char *p = buf;
+
+	if (off > (uint64_t)INT64_MAX - len) {
+		cow_seterr(err, "read at offset %llu overflows",
+			   (unsigned long long)off);
+		return -1;
+	}
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cow_seterr(err, "read at offset %llu: %s",
+				   (unsigned long long)off, strerror(errno));
+			if (err)
+				err->kind = COW_ERR_SYSTEM;
+			return -1;
+		}
+		if (n == 0) {	/* past the end of the file: zeros */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int cow_pwrite_full(int fd, const void *buf, size_t len, uint64_t off,
+		    struct cow_err *err)
+{
+	const char *p = buf;
+
+	if (off > (uint64_t)INT64_MAX - len) {
+		cow_seterr(err, "write at offset %llu overflows",
+			   (unsigned long long)off);
+		return -1;
+	}
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cow_seterr(err, "write at offset %llu: %s",
+				   (unsigned long long)off, strerror(errno));
+			if (err)
+				err->kind = COW_ERR_SYSTEM;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+bool cow_is_zero(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	/* Compare the buffer with itself shifted by one byte. */
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+bool cow_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+const char *cow_file_type(unsigned int mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFBLK: return "a block device";
+	case S_IFCHR: return "a character device";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	default: return "not a regular file";
+	}
+}
+
+int cow_open_path(const char *path, int flags, bool blk_ok, const char *what,
+		  struct cow_err *err)
+{
+	struct stat st;
+	int fd, fl, e;
+
+	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == EISDIR)
+			cow_seterr(err, "%s%sis a directory", what ? what : "",
+				   what ? " " : "");
+		else
+			cow_seterr(err, "%s%s%s", what ? what : "",
+				   what ? ": " : "", strerror(e));
+		err->kind = COW_ERR_SYSTEM;
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		cow_seterr(err, "%s%s%s", what ? what : "", what ? ": " : "",
+			   strerror(e));
+		err->kind = COW_ERR_SYSTEM;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !(blk_ok && S_ISBLK(st.st_mode))) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		cow_seterr(err, "%s%sis %s, not a regular file%s",
+			   what ? what : "", what ? " " : "",
+			   cow_file_type(st.st_mode),
+			   blk_ok ? " or block device" : "");
+		err->kind = COW_ERR_SYSTEM;
+		goto fail;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		e = errno;
+		cow_seterr(err, "%s%s%s", what ? what : "", what ? ": " : "",
+			   strerror(e));
+		err->kind = COW_ERR_SYSTEM;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	errno = e;
+	return -1;
+}
