@@ -106,6 +106,9 @@ struct umlcow_c {
 	struct bio_list deferred_flushes;
 	struct bio_list deferred_fua;
 
+	spinlock_t name_lock;		/* protects @last_name */
+	char last_name[DM_NAME_LEN];	/* see umlcow_current_name() */
+
 	atomic_t mode;
 	const char *mode_reasons[UMLCOW_MODE_FAIL + 1];
 	enum umlcow_mode logged_mode;	/* by event_work */
@@ -122,14 +125,21 @@ static struct mapped_device *umlcow_md(struct umlcow_c *uc)
 }
 
 /*
- * The dm device's current name (it changes with dmsetup rename), or its
- * major:minor when it has none.  May sleep: process context only; I/O paths
- * log the major:minor.
+ * The dm device's current name (it changes with dmsetup rename).  While the
+ * device is being removed it has none any more: then the last name seen.
+ * May sleep: process context only; I/O paths log the major:minor.
  */
 static void umlcow_current_name(struct umlcow_c *uc, char *name)
 {
-	if (dm_copy_name_and_uuid(umlcow_md(uc), name, NULL))
-		strscpy(name, dm_device_name(umlcow_md(uc)), DM_NAME_LEN);
+	if (!dm_copy_name_and_uuid(umlcow_md(uc), name, NULL)) {
+		spin_lock(&uc->name_lock);
+		strscpy(uc->last_name, name, sizeof(uc->last_name));
+		spin_unlock(&uc->name_lock);
+		return;
+	}
+	spin_lock(&uc->name_lock);
+	strscpy(name, uc->last_name, DM_NAME_LEN);
+	spin_unlock(&uc->name_lock);
 }
 
 static enum umlcow_mode umlcow_get_mode(struct umlcow_c *uc)
@@ -468,6 +478,7 @@ static void umlcow_free(struct umlcow_c *uc)
 static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	char name[DM_NAME_LEN];
 	struct umlcow_c *uc;
 	umlcow_mode_t cow_mode;
 	int r;
@@ -485,6 +496,8 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	uc->ti = ti;
 	uc->commit_ms = UMLCOW_DEFAULT_COMMIT_MS;
 	spin_lock_init(&uc->lock);
+	spin_lock_init(&uc->name_lock);
+	strscpy(uc->last_name, dm_device_name(umlcow_md(uc)), sizeof(uc->last_name));
 	bio_list_init(&uc->deferred_flushes);
 	bio_list_init(&uc->deferred_fua);
 	atomic_set(&uc->mode, UMLCOW_MODE_RW);
@@ -547,6 +560,7 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_write_zeroes_bios = uc->read_only ? 0 : 1;
 	ti->per_io_data_size = sizeof(struct umlcow_per_bio);
 	ti->private = uc;
+	umlcow_current_name(uc, name);
 	return 0;
 
 bad:
@@ -783,11 +797,10 @@ static int umlcow_preresume(struct dm_target *ti)
 	 * A new bitmap is read now, not in the constructor: the table this
 	 * one replaces has written its bits back in its postsuspend.
 	 */
+	umlcow_current_name(uc, name);
 	r = umlcow_bitmap_load(uc->bm);
-	if (r) {
-		umlcow_current_name(uc, name);
+	if (r)
 		DMERR("%s: cannot read the bitmap: %d", name, r);
-	}
 	return r;
 }
 
@@ -863,10 +876,10 @@ static int umlcow_message(struct dm_target *ti, unsigned int argc,
 	struct umlcow_c *uc = ti->private;
 	char name[DM_NAME_LEN];
 
+	umlcow_current_name(uc, name);
 	if (argc == 1 && !strcasecmp(argv[0], "commit"))
 		return umlcow_commit(uc);
 
-	umlcow_current_name(uc, name);
 	DMERR("%s: unsupported message '%s'", name, argc ? argv[0] : "");
 	return -EINVAL;
 }
