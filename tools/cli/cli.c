@@ -56,6 +56,13 @@ void cli_info(const char *file, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_cow_err(const char *file, const struct cow_err *e)
+{
+	cli_err(file, "%s", e->msg);
+	if (e->detail[0])
+		cli_info(file, "%s", e->detail);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
