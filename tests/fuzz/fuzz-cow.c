@@ -11,7 +11,8 @@
  * and never lets a writable bitmap reach the data area. For images of at
  * most MAX_MERGE bytes, the file is merged over a zero backing file, and
  * upgraded to v3: the copy must count the same allocated sectors and
- * merge to the same image.
+ * merge to the same image. The input, as text, is also given to the
+ * parser of the target's status line.
  * Build and run: make -C tools fuzz FUZZ_TIME=600 (see README.md).
  */
 #include <inttypes.h>
@@ -192,12 +193,29 @@ out:
 	close(bfd);
 }
 
+/* The target's status line parser, on the input as a string. */
+static void status_line(const uint8_t *data, size_t size)
+{
+	struct cow_map_status st;
+	char line[128];
+	size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
+
+	memcpy(line, data, n);
+	line[n] = '\0';
+	if (cow_map_parse_status(line, data[0] & 1, &st) == 0 &&
+	    (st.allocated > st.total || !st.mode[0] || !st.access[0]))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct cow_info ci;
 	static struct cow_err err;
 	size_t i;
 	int fd;
+
+	if (size)
+		status_line(data, size);
 
 	for (i = 0; i < cow_nr_layouts; i++)
 		if (cow_parse_layout(data, size, size, &cow_layouts[i], -1, &ci,

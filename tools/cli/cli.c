@@ -56,6 +56,13 @@ void cli_info(const char *file, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_cow_err(const char *file, const struct cow_err *e)
+{
+	cli_err(file, "%s", e->msg);
+	if (e->detail[0])
+		cli_info(file, "%s", e->detail);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -119,6 +126,19 @@ static unsigned int bit_of(int val)
 	return 0;
 }
 
+/* "--name" of option @val, for a message. */
+static const char *name_of(int val)
+{
+	static char buf[32];
+
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (options[i].opt.val == val) {
+			snprintf(buf, sizeof(buf), "--%s", options[i].opt.name);
+			return buf;
+		}
+	return "?";
+}
+
 /* The option as the user wrote it, for a message. */
 static const char *opt_text(char **argv, int optind_now, int optopt_now)
 {
@@ -175,7 +195,7 @@ int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 		bit = bit_of(c);
 		if (bit && !(allowed & bit))
 			return cli_usage_error(cmd, "option not valid here: %s",
-					       opt_text(argv, optind, c)),
+					       name_of(c)),
 			       -1;
 		switch (c) {
 		case O_BACKING: o->backing = optarg; break;

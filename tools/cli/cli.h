@@ -38,6 +38,9 @@ void cli_warn(const char *file, const char *fmt, ...)
 void cli_info(const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A library error: its message, and its detail with --verbose. */
+void cli_cow_err(const char *file, const struct cow_err *e);
+
 /*
  * A usage error: "umlcow-setup: CMD: message" and a pointer to CMD's
  * --help; returns EXIT_USAGE.

@@ -91,7 +91,7 @@ static int open_cow(struct cow_file *cf, const char *path,
 	struct cow_err err;
 
 	if (cow_open(cf, path, &oo, &err)) {
-		cli_err(path, "%s", err.msg);
+		cli_cow_err(path, &err);
 		return err.kind == COW_ERR_AMBIGUOUS ||
 		       err.kind == COW_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
 	}
@@ -155,7 +155,7 @@ int cmd_info(int argc, char **argv)
 	ci = &cf.info;
 	if (cow_bitmap_count(&cf, &alloc, &err) ||
 	    cow_bitmap_count_padding(&cf, &padded, &err)) {
-		cli_err(cf.path, "%s", err.msg);
+		cli_cow_err(cf.path, &err);
 		ret = EXIT_FAIL;
 		goto out;
 	}
@@ -277,7 +277,7 @@ int cmd_create(int argc, char **argv)
 		}
 	}
 	if (cow_create(cow, backing, &co, &err)) {
-		cli_err(cow, "%s", err.msg);
+		cli_cow_err(cow, &err);
 		return EXIT_FAIL;
 	}
 	cli_info(cow, "created (layout %s) on %s",
@@ -294,7 +294,7 @@ static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
 	if (cow_backing_find(cf->path, &cf->info, o->backing, b, &err) ||
 	    cow_backing_not_self(cf, b, &err) ||
 	    cow_backing_verify(&cf->info, b, o->force, &err)) {
-		cli_err(cf->path, "%s", err.msg);
+		cli_cow_err(cf->path, &err);
 		return -1;
 	}
 	if (b->warning[0])
@@ -313,7 +313,7 @@ static int open_backing(const struct cow_backing *b, bool writable)
 			       NULL, &err);
 
 	if (fd < 0)
-		cli_err(b->path, "%s", err.msg);
+		cli_cow_err(b->path, &err);
 	return fd;
 }
 
@@ -374,7 +374,7 @@ static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 	cli_bar_start(&bar, "merging");
 	if (cow_merge(cf, bfd, ofd, &prog, &err)) {
 		cli_bar_end(&bar);
-		cli_err(path, "%s", err.msg);
+		cli_cow_err(path, &err);
 		goto out;
 	}
 	cli_bar_end(&bar);
@@ -467,6 +467,9 @@ int cmd_check(int argc, char **argv)
 			/* a header no layout accepts: a problem found */
 			printf("%s: problem: %s\n", cli_q(path),
 			       cli_q(err->msg));
+			if (err->detail[0] && cli_verbose)
+				printf("%s: note: %s\n", cli_q(path),
+				       cli_q(err->detail));
 			ret = 1;
 		} else {
 			cli_err(path, "could not check: %s", err->msg);
@@ -521,7 +524,7 @@ int cmd_upgrade(int argc, char **argv)
 	cli_bar_start(&bar, "upgrading");
 	if (cow_convert(&cf, out.tmp, &co, &prog, &err)) {
 		cli_bar_end(&bar);
-		cli_err(o.args[1], "%s", err.msg);
+		cli_cow_err(o.args[1], &err);
 		cli_output_abort(&out);
 		goto out;
 	}
@@ -568,7 +571,7 @@ int cmd_rebase(int argc, char **argv)
 		goto out;
 	fd = cow_open_path(o.backing, O_RDONLY, true, NULL, &err);
 	if (fd < 0) {
-		cli_err(o.backing, "%s", err.msg);
+		cli_cow_err(o.backing, &err);
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || cow_fd_size(fd, &size, &err)) {
@@ -590,7 +593,7 @@ int cmd_rebase(int argc, char **argv)
 		goto out;
 	}
 	if (cow_absolute_path(o.backing, path, COW_PATH_MAX + 1, &err)) {
-		cli_err(cf.path, "%s", err.msg);
+		cli_cow_err(cf.path, &err);
 		goto out;
 	}
 	if (!o.update_mtime && mtime != cf.info.mtime)
@@ -598,7 +601,7 @@ int cmd_rebase(int argc, char **argv)
 			 o.backing, mtime, cf.info.mtime);
 	if (cow_write_header_fields(&cf, path, o.update_mtime ? &mtime : NULL,
 				    &err)) {
-		cli_err(cf.path, "%s", err.msg);
+		cli_cow_err(cf.path, &err);
 		goto out;
 	}
 	cli_info(cf.path, "backing file is now %s%s", path,

@@ -132,7 +132,7 @@ static int plan(const struct cow_info *info, struct cow_map_plan *p,
 	struct cow_err e;
 
 	if (cow_map_plan(info, 512, p, &e)) {
-		cli_err(path, "%s", e.msg);
+		cli_cow_err(path, &e);
 		return -1;
 	}
 	if (p->unmapped_bytes)
@@ -340,7 +340,7 @@ static int open_cow_locked(struct open_state *s)
 			cli_err(s->path, "%s (map a COW file on a block device by hand: see 'table')",
 				e.msg);
 		else
-			cli_err(s->path, "%s", e.msg);
+			cli_cow_err(s->path, &e);
 		return EXIT_FAIL;
 	}
 	if (lock_file(fd, !s->read_only, s->path, true)) {
@@ -348,7 +348,7 @@ static int open_cow_locked(struct open_state *s)
 		return EXIT_FAIL;
 	}
 	if (cow_open_fd(&s->cf, fd, s->path, &co, &e)) {
-		cli_err(s->path, "%s", e.msg);
+		cli_cow_err(s->path, &e);
 		close(fd);
 		return e.kind == COW_ERR_AMBIGUOUS || e.kind == COW_ERR_USAGE ?
 		       EXIT_USAGE : EXIT_FAIL;
@@ -382,7 +382,7 @@ static int open_backing(struct open_state *s)
 	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, s->b, &e) ||
 	    cow_backing_not_self(&s->cf, s->b, &e) ||
 	    cow_backing_verify(&s->cf.info, s->b, s->o->force, &e)) {
-		cli_err(s->path, "%s", e.msg);
+		cli_cow_err(s->path, &e);
 		return EXIT_FAIL;
 	}
 	if (s->b->warning[0])
@@ -395,13 +395,13 @@ static int open_backing(struct open_state *s)
 	s->back_fd = cow_open_path(s->b->path, O_RDONLY, true, what, &e);
 	free(what);
 	if (s->back_fd < 0) {
-		cli_err(s->path, "%s", e.msg);
+		cli_cow_err(s->path, &e);
 		return EXIT_FAIL;
 	}
 	if (lock_file(s->back_fd, false, s->b->path, false))
 		return EXIT_FAIL;
 	if (cow_fd_size(s->back_fd, &bsize, &e)) {
-		cli_err(s->b->path, "%s", e.msg);
+		cli_cow_err(s->b->path, &e);
 		return EXIT_FAIL;
 	}
 	if (bsize / 512 < s->plan.len + s->plan.tail_len) {
@@ -512,7 +512,7 @@ static int open_create(struct open_state *s)
 			   sizeof(params), &e) ||
 	    cow_map_tail_params(&s->plan, back_dev, tparams, sizeof(tparams),
 				&e)) {
-		cli_err(s->path, "%s", e.msg);
+		cli_cow_err(s->path, &e);
 		return EXIT_FAIL;
 	}
 	uuid_prefix(s->cf.dev, s->cf.ino, uuid, sizeof(uuid));
@@ -970,7 +970,7 @@ int cmd_table(int argc, char **argv)
 	co.layout = o.layout;
 	co.backing = o.backing;
 	if (cow_open(&cf, path, &co, &e)) {
-		cli_err(path, "%s", e.msg);
+		cli_cow_err(path, &e);
 		return e.kind == COW_ERR_AMBIGUOUS || e.kind == COW_ERR_USAGE ?
 		       EXIT_USAGE : EXIT_FAIL;
 	}
@@ -996,7 +996,7 @@ int cmd_table(int argc, char **argv)
 	if (cow_map_params(&p, o.cow_dev, o.backing_dev, &f, params, len,
 			   &e) ||
 	    cow_map_tail_params(&p, o.backing_dev, tparams, len, &e)) {
-		cli_err(path, "%s", e.msg);
+		cli_cow_err(path, &e);
 		goto out;
 	}
 	printf("0 %" PRIu64 " %s %s\n", p.len, UMLCOW_TARGET, params);

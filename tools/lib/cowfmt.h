@@ -45,9 +45,13 @@ enum cow_err_kind {
 struct cow_err {
 	enum cow_err_kind kind;	/* cow_seterr() resets it to INVALID */
 	char msg[2 * COW_PATH_MAX + 1024];	/* two paths and a hint fit */
+	char detail[2048];	/* "" or more, for --verbose */
 };
 
+/* Set the message (and clear the detail); then, optionally, the detail. */
 void cow_seterr(struct cow_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void cow_setdetail(struct cow_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* ---- layouts (layout.c) ---------------------------------------------- */

@@ -14,6 +14,9 @@
 #include "cowfmt.h"
 #include "endian-util.h"
 
+/* Where the reasons are left to the detail. */
+static const char verbose_hint[] = " (--verbose says why for each layout)";
+
 /* How far a layout got before it was refused. */
 enum stage {
 	STAGE_MAGIC,
@@ -296,6 +299,7 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 		       cow_layouts[i].name);
 		append(list, sizeof(list), ": %s%s", errs[i].msg, "");
 	}
-	cow_seterr(err, "no layout fits the header: %s", list);
+	cow_seterr(err, "no layout fits the header%s", verbose_hint);
+	cow_setdetail(err, "%s", list);
 	return -1;
 }

@@ -19,8 +19,20 @@ void cow_seterr(struct cow_err *err, const char *fmt, ...)
 	if (!err)
 		return;
 	err->kind = COW_ERR_INVALID;
+	err->detail[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void cow_setdetail(struct cow_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
 	va_end(ap);
 }
 

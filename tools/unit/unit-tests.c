@@ -327,8 +327,8 @@ static void test_ambiguity(void)
 	      "a 4 GiB backing file settles it: %s", ci.layout_name);
 	want_size = 7;
 	check(cow_detect(h.buf, BUFSZ, h.file_size, fixed_size, NULL, &ci,
-			 NULL, 0, &err) != 0 && strstr(err.msg, "differs"),
-	      "neither size matches: %s", err.msg);
+			 NULL, 0, &err) != 0 && strstr(err.detail, "differs"),
+	      "neither size matches: %s %s", err.msg, err.detail);
 }
 
 /* ---- malformed headers ----------------------------------------------- */
@@ -342,8 +342,9 @@ static void refuse(const struct hdr *h, const char *what, const char *needle)
 	int r = detect(h, &ci, &err);
 
 	nr_malformed++;
-	check(r != 0 && strstr(err.msg, needle), "refused %s: %s", what,
-	      err.msg);
+	/* the reason is in the message, or in its detail (--verbose) */
+	check(r != 0 && (strstr(err.msg, needle) || strstr(err.detail, needle)),
+	      "refused %s: %s %s", what, err.msg, err.detail);
 }
 
 static void test_malformed(void)
