@@ -75,6 +75,7 @@ class Fuzz:
         self.dm = dmioctl.Control()
         self.name = "fuzz401-%d" % os.getpid()
         self.failures = 0
+        self.reasons = {}
         self.stats = {"tried": 0, "refused": 0, "accepted": 0,
                       "must_refuse": 0, "must_accept": 0, "live": 0}
 
@@ -153,6 +154,24 @@ class Fuzz:
             if feats or rng.random() < 0.5:
                 args += [str(len(feats))] + feats
             return str(length), args, "accept"
+        if rng.random() < 0.35:
+            # The valid table with one thing wrong (or not): each rule is
+            # met alone, not hidden behind an earlier refusal.
+            length = str(full)
+            args = [self.cow, self.back, str(self.bmo), str(self.dao),
+                    str(self.ss), str(self.nr)]
+            k = rng.randrange(0, 8)
+            if k == 0:
+                length = str(rng.choice([full + step, full * 2, full + 1,
+                                         full - 1, 0, U64 - 1, 1 << 63,
+                                         full - step]))
+            elif k <= 2:
+                args[k - 1] = self.device(args[k - 1])
+            elif k <= 6:
+                args[k - 1] = self.number(int(args[k - 1]))
+            else:
+                args += self.features()
+            return length, args, "any"
         length = parse_u(self.number(full), U64)
         if length is None:
             # The ioctl carries the length as a number.
@@ -323,6 +342,8 @@ class Fuzz:
             self.stats["tried"] += 1
             if why:
                 self.stats["must_refuse"] += 1
+                first = why[0].split(":")[0]
+                self.reasons[first] = self.reasons.get(first, 0) + 1
             if cls == "accept":
                 self.stats["must_accept"] += 1
                 if why:
@@ -344,6 +365,8 @@ class Fuzz:
                     self.fail("accepted, but " + bad, length, args)
             self.fresh()
         self.dm.remove(self.name)
+        for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1]):
+            print("  rule %-45s %4d tables" % (r, n))
         print(" ".join("%s=%d" % kv for kv in self.stats.items()))
         return self.failures
 
