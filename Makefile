@@ -2,6 +2,8 @@
 #
 #   make            build tools/umlcow-setup and drivers/md/dm-umlcow.ko
 #   make check      run every test (host suites, then the QEMU guest suite)
+#   make check-debug  the guest suite on a debug kernel (KASAN, lockdep, ...;
+#                   tests/debug-kernel/run, scripts/debug-kernel)
 #   make KDIR=...   build the module against another kernel tree
 
 # The newest installed kernel that has a build tree: its vmlinuz is also the
@@ -11,7 +13,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 
 export KVER KDIR
 
-.PHONY: all tools module check check-host check-guest clean checkpatch
+.PHONY: all tools module check check-host check-guest clean checkpatch check-debug
 
 all: tools module
 
@@ -24,6 +26,9 @@ module:
 
 check: all
 	tests/run-all
+
+check-debug: all
+	tests/debug-kernel/run
 
 clean:
 	$(MAKE) -C tools clean
