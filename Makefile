@@ -3,7 +3,8 @@
 #   make            build tools/umlcow-setup and drivers/md/dm-umlcow.ko
 #   make check      run every test (host suites, then the QEMU guest suite)
 #   make check-debug  the guest suite on a debug kernel (KASAN, lockdep, ...;
-#                   tests/debug-kernel/run, scripts/debug-kernel)
+#                   tests/debug-kernel/run, scripts/debug-kernel); only some
+#                   tests: make check-debug DEBUG_TESTS="001 002"
 #   make KDIR=...   build the module against another kernel tree
 
 # The newest installed kernel that has a build tree: its vmlinuz is also the
@@ -28,7 +29,7 @@ check: all
 	tests/run-all
 
 check-debug: all
-	tests/debug-kernel/run
+	tests/debug-kernel/run $(DEBUG_TESTS)
 
 clean:
 	$(MAKE) -C tools clean
