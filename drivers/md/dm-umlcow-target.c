@@ -8,32 +8,31 @@
  * is read from the backing image, which is never written.
  *
  * This target presents the combined image as a block device.  The whole
- * bitmap is kept in memory; reads are split at every change of bit and sent
- * to the right device, writes always go to the COW data area and set their
- * bits once the data write has completed.  Changed bitmap sectors are written
- * back after a flush of the data, before a REQ_PREFLUSH or a FUA write that
- * depends on them completes, periodically, on suspend and on removal, so the
- * device behaves like a disk with a volatile write cache.
+ * bitmap is kept in memory (dm-umlcow-bitmap.c), shared by the tables of one
+ * dm device and refused to any other; reads are split at every change of
+ * bit and sent to the right device, writes always go to the COW data area
+ * and set their bits once the data write has completed.  Changed bitmap
+ * blocks are written back after a flush of the data, before a REQ_PREFLUSH
+ * or a FUA write that depends on them completes, periodically, on suspend
+ * and on removal, so the device behaves like a disk with a volatile write
+ * cache.
  *
  * See Documentation/admin-guide/device-mapper/umlcow.rst.
  */
 
+#include "dm-umlcow-bitmap.h"
+
 #include <linux/bio.h>
-#include <linux/bitops.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
-#include <linux/dm-io.h>
 #include <linux/dm-ioctl.h>
-#include <linux/ioprio.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
-#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #define DM_MSG_PREFIX "umlcow"
@@ -42,15 +41,14 @@
 #define UMLCOW_MAX_COMMIT_MS		(3600U * 1000U)
 #define UMLCOW_MAX_FEATURE_ARGS		4
 
-/* Bitmap blocks are staged in this much memory per write-back round. */
-#define UMLCOW_SHADOW_BYTES		(64 * 1024)
-
 /*
- * Error modes, in the only order the target moves through them:
+ * Error modes, in the only order a table moves through them:
  *   RW   - normal operation;
  *   RO   - writing back the bitmap (or flushing the COW device) failed:
  *          reads are served, every write, discard and flush fails;
  *   FAIL - the COW device also failed a read while read-only: all I/O fails.
+ * A table loaded with the read_only feature (or a read-only table) stays in
+ * RW mode until an error: its access is shown separately in the status.
  */
 enum umlcow_mode {
 	UMLCOW_MODE_RW,
@@ -65,13 +63,13 @@ static const char * const umlcow_mode_names[] = {
 };
 
 /* What the per-bio data says about a bio once it completes. */
-#define UIO_WRITE	BIT(0)		/* sets bits of its range on success */
-#define UIO_FUA		BIT(1)		/* the write carried REQ_FUA */
-#define UIO_READ_COW	BIT(2)		/* read remapped to the COW data area */
-#define UIO_FLUSH	BIT(3)		/* empty flush passed to the COW device */
-#define UIO_DEFERRED	BIT(4)		/* completion handled by the worker */
+#define UMLCOW_PB_WRITE		BIT(0)	/* sets bits of its range on success */
+#define UMLCOW_PB_FUA		BIT(1)	/* the write carried REQ_FUA */
+#define UMLCOW_PB_READ_COW	BIT(2)	/* read remapped to the COW data area */
+#define UMLCOW_PB_FLUSH		BIT(3)	/* empty flush passed to the COW device */
+#define UMLCOW_PB_DEFERRED	BIT(4)	/* completion handled by the worker */
 
-struct umlcow_io {
+struct umlcow_per_bio {
 	sector_t sector;		/* target-relative, in 512-byte units */
 	unsigned int nr_sectors;
 	unsigned int flags;
@@ -81,8 +79,7 @@ struct umlcow_c {
 	struct dm_target *ti;
 	struct dm_dev *cow_dev;
 	struct dm_dev *backing_dev;
-	struct list_head list;		/* in umlcow_devices */
-	char name[DM_NAME_LEN];		/* the dm device's name, for logs */
+	struct umlcow_bitmap *bm;
 
 	/* Table arguments, as given. */
 	u64 bitmap_offset;
@@ -102,44 +99,14 @@ struct umlcow_c {
 	sector_t data_start;		/* data area, in 512-byte sectors */
 	sector_t cow_sectors;		/* size of the COW device */
 
-	/*
-	 * The in-core bitmap: the whole blocks of the COW device that hold
-	 * the on-disk bitmap, read at construction, so a block written back
-	 * keeps the header bytes that share it.  Blocks are the COW device's
-	 * logical block size.  Image sector n is bit bm_first_bit + n in
-	 * little-endian bit order, as on disk.
-	 */
-	void *bm;
-	sector_t bm_sector;		/* first block of the span, in 512s */
-	unsigned long bm_blocks;	/* blocks in the span */
-	unsigned int bm_block_bytes;
-	unsigned int bm_block_shift;	/* log2(bm_block_bytes) */
-	unsigned long bm_first_bit;
-
-	/*
-	 * Protected by @lock: setting bits, the dirty block map and the
-	 * counters, @committing and the deferred bio lists.  Readers of the
-	 * bitmap take no lock: a bit only ever goes from 0 to 1 while the
-	 * device is live.
-	 */
+	/* Bios waiting for a write-back, completed by @worker. */
 	spinlock_t lock;
-	unsigned long *dirty;		/* one bit per block of the span */
-	unsigned long nr_dirty;
-	u64 nr_allocated;
-	bool committing;		/* a write-back has blocks in flight */
 	struct bio_list deferred_flushes;
 	struct bio_list deferred_fua;
 
-	/* Write-back: serialised by @commit_lock. */
-	struct mutex commit_lock;
-	struct dm_io_client *io_client;
-	void *shadow;
-	unsigned long *shadow_blocks;
-	unsigned int shadow_slots;
-
 	atomic_t mode;
-	bool resumed_once;
-	bool reread_bitmap;
+	const char *mode_reasons[UMLCOW_MODE_FAIL + 1];
+	enum umlcow_mode logged_mode;	/* by event_work */
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
@@ -147,22 +114,20 @@ struct umlcow_c {
 	struct work_struct event_work;
 };
 
-/* Every live target, to notice a table reload on the same COW device. */
-static LIST_HEAD(umlcow_devices);
-static DEFINE_MUTEX(umlcow_devices_lock);
-
-static const char *umlcow_name(struct umlcow_c *uc)
+static struct mapped_device *umlcow_md(struct umlcow_c *uc)
 {
-	return uc->name;
+	return dm_table_get_md(uc->ti->table);
 }
 
-/* Logs name the device as dmsetup does; dm-init devices by major:minor. */
-static void umlcow_init_name(struct umlcow_c *uc)
+/*
+ * The dm device's current name (it changes with dmsetup rename), or its
+ * major:minor when it has none.  May sleep: process context only; I/O paths
+ * log the major:minor.
+ */
+static void umlcow_current_name(struct umlcow_c *uc, char *name)
 {
-	struct mapped_device *md = dm_table_get_md(uc->ti->table);
-
-	if (dm_copy_name_and_uuid(md, uc->name, NULL))
-		strscpy(uc->name, dm_device_name(md), sizeof(uc->name));
+	if (dm_copy_name_and_uuid(umlcow_md(uc), name, NULL))
+		strscpy(name, dm_device_name(umlcow_md(uc)), DM_NAME_LEN);
 }
 
 static enum umlcow_mode umlcow_get_mode(struct umlcow_c *uc)
@@ -170,302 +135,58 @@ static enum umlcow_mode umlcow_get_mode(struct umlcow_c *uc)
 	return atomic_read(&uc->mode);
 }
 
+/* Log mode changes and raise the dm event, both of which need to sleep. */
 static void umlcow_event_work(struct work_struct *ws)
 {
 	struct umlcow_c *uc = container_of(ws, struct umlcow_c, event_work);
+	enum umlcow_mode mode = umlcow_get_mode(uc);
+	char name[DM_NAME_LEN];
 
+	umlcow_current_name(uc, name);
+	while (uc->logged_mode < mode) {
+		uc->logged_mode++;
+		DMERR("%s: %s, switching to %s mode", name,
+		      READ_ONCE(uc->mode_reasons[uc->logged_mode]),
+		      umlcow_mode_names[uc->logged_mode]);
+	}
 	dm_table_event(uc->ti->table);
 }
 
-/*
- * Move to a worse mode, never back.  Safe in any context: the dm event,
- * which needs process context, is raised from a work item.
- */
+/* Move to a worse mode, never back.  Safe in any context. */
 static void umlcow_set_mode(struct umlcow_c *uc, enum umlcow_mode new_mode,
 			    const char *why)
 {
 	int old = atomic_read(&uc->mode);
 
+	/* Published before the mode: event_work reads it after the mode. */
+	WRITE_ONCE(uc->mode_reasons[new_mode], why);
 	do {
 		if (old >= new_mode)
 			return;
 	} while (!atomic_try_cmpxchg(&uc->mode, &old, new_mode));
 
-	DMERR("%s: %s, switching to %s mode", umlcow_name(uc), why,
-	      umlcow_mode_names[new_mode]);
 	schedule_work(&uc->event_work);
-}
-
-/* --- Bitmap I/O --- */
-
-static int umlcow_io(struct umlcow_c *uc, blk_opf_t opf, void *buf,
-		     sector_t sector, sector_t count)
-{
-	struct dm_io_region where = {
-		.bdev = uc->cow_dev->bdev,
-		.sector = sector,
-		.count = count,
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = buf,
-		.notify.fn = NULL,
-		.client = uc->io_client,
-	};
-	unsigned long error_bits = 0;
-
-	return dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
-}
-
-static unsigned int umlcow_block_sectors(struct umlcow_c *uc)
-{
-	return uc->bm_block_bytes >> SECTOR_SHIFT;
-}
-
-/*
- * The bitmap is in little-endian bit order (bit n in byte n / 8, least
- * significant first), which the *_bit_le() helpers address; in this kernel
- * they take an int bit number, so point them at the word that holds the bit
- * to stay correct past 2^31 sectors.
- */
-static bool umlcow_test_bit(struct umlcow_c *uc, unsigned long bit)
-{
-	const unsigned long *word = (const unsigned long *)uc->bm +
-				    bit / BITS_PER_LONG;
-
-	return test_bit_le(bit % BITS_PER_LONG, word);
-}
-
-static bool umlcow_test_and_set_bit(struct umlcow_c *uc, unsigned long bit)
-{
-	unsigned long *word = (unsigned long *)uc->bm + bit / BITS_PER_LONG;
-
-	return test_and_set_bit_le(bit % BITS_PER_LONG, word);
-}
-
-static u64 umlcow_count_allocated(struct umlcow_c *uc)
-{
-	const u8 *p = (const u8 *)uc->bm + uc->bm_first_bit / 8;
-	size_t full = uc->nr_sectors / 8;
-	unsigned int rest = uc->nr_sectors % 8;
-	u64 count = 0;
-	size_t done, piece;
-
-	/* memweight() refuses (BUG_ON) lengths from 256 MiB up: count in pieces. */
-	for (done = 0; done < full; done += piece) {
-		piece = min_t(size_t, full - done, SZ_64M);
-		count += memweight(p + done, piece);
-		cond_resched();
-	}
-	if (rest)
-		count += hweight8(p[full] & ((1U << rest) - 1));
-	return count;
-}
-
-/* Read the bitmap span from disk; no I/O may be in flight on the target. */
-static int umlcow_load_bitmap(struct umlcow_c *uc)
-{
-	u64 allocated;
-	int r;
-
-	r = umlcow_io(uc, REQ_OP_READ | REQ_META, uc->bm, uc->bm_sector,
-		      (sector_t)uc->bm_blocks * umlcow_block_sectors(uc));
-	if (r)
-		return r;
-
-	/* Counting a large bitmap takes a while: not with interrupts off. */
-	allocated = umlcow_count_allocated(uc);
-
-	spin_lock_irq(&uc->lock);
-	bitmap_zero(uc->dirty, uc->bm_blocks);
-	uc->nr_dirty = 0;
-	uc->nr_allocated = allocated;
-	spin_unlock_irq(&uc->lock);
-	return 0;
-}
-
-static unsigned long umlcow_bit_block(struct umlcow_c *uc, unsigned long bit)
-{
-	return bit >> (uc->bm_block_shift + 3);
-}
-
-static void __umlcow_mark_dirty(struct umlcow_c *uc, unsigned long blk)
-{
-	if (!__test_and_set_bit(blk, uc->dirty))
-		uc->nr_dirty++;
-}
-
-/* Is any bitmap block holding bits [first, end) waiting for write-back? */
-static bool __umlcow_range_dirty(struct umlcow_c *uc, unsigned long first,
-				 unsigned long end)
-{
-	unsigned long bfirst = umlcow_bit_block(uc, first);
-	unsigned long blast = umlcow_bit_block(uc, end - 1);
-
-	return find_next_bit(uc->dirty, blast + 1, bfirst) <= blast;
-}
-
-/*
- * A write to the COW data area completed: set the bits it covered.  Called
- * from bio completion, in any context.  Returns true when the bio must not
- * complete before a write-back: it is a FUA write and one of its bits may
- * not be on disk yet (new now, in a dirty block, or in a write-back that has
- * not finished).
- */
-static bool umlcow_mark_written(struct umlcow_c *uc, struct umlcow_io *io)
-{
-	unsigned long first = uc->bm_first_bit + (io->sector >> uc->sector_shift);
-	unsigned long end = uc->bm_first_bit +
-		((io->sector + io->nr_sectors - 1) >> uc->sector_shift) + 1;
-	bool fua = io->flags & UIO_FUA;
-	bool new_bits = false;
-	unsigned long bit, flags;
-	bool wait;
-
-	bit = find_next_zero_bit_le(uc->bm, end, first);
-	if (bit >= end && !fua)
-		return false;
-
-	spin_lock_irqsave(&uc->lock, flags);
-	for (; bit < end; bit = find_next_zero_bit_le(uc->bm, end, bit + 1)) {
-		if (umlcow_test_and_set_bit(uc, bit))
-			continue;
-		uc->nr_allocated++;
-		__umlcow_mark_dirty(uc, umlcow_bit_block(uc, bit));
-		new_bits = true;
-	}
-	wait = fua && (new_bits || uc->committing ||
-		       __umlcow_range_dirty(uc, first, end));
-	spin_unlock_irqrestore(&uc->lock, flags);
-
-	return wait;
-}
-
-/*
- * Copy up to shadow_slots dirty blocks, in ascending order from *pos, into
- * the shadow buffer and mark them clean.  Returns how many were taken.
- */
-static unsigned int umlcow_snapshot(struct umlcow_c *uc, unsigned long *pos)
-{
-	unsigned int n = 0;
-	unsigned long blk = *pos;
-
-	spin_lock_irq(&uc->lock);
-	while (n < uc->shadow_slots) {
-		blk = find_next_bit(uc->dirty, uc->bm_blocks, blk);
-		if (blk >= uc->bm_blocks)
-			break;
-		__clear_bit(blk, uc->dirty);
-		uc->nr_dirty--;
-		memcpy(uc->shadow + (size_t)n * uc->bm_block_bytes,
-		       uc->bm + (size_t)blk * uc->bm_block_bytes,
-		       uc->bm_block_bytes);
-		uc->shadow_blocks[n++] = blk++;
-	}
-	spin_unlock_irq(&uc->lock);
-
-	*pos = blk;
-	return n;
-}
-
-static void umlcow_redirty(struct umlcow_c *uc, unsigned int n)
-{
-	unsigned int i;
-
-	spin_lock_irq(&uc->lock);
-	for (i = 0; i < n; i++)
-		__umlcow_mark_dirty(uc, uc->shadow_blocks[i]);
-	spin_unlock_irq(&uc->lock);
-}
-
-/* Write the n staged blocks, one request per run of adjacent blocks. */
-static int umlcow_write_shadow(struct umlcow_c *uc, unsigned int n)
-{
-	unsigned int i = 0, j;
-	int r;
-
-	while (i < n) {
-		for (j = i + 1; j < n; j++)
-			if (uc->shadow_blocks[j] != uc->shadow_blocks[j - 1] + 1)
-				break;
-		r = umlcow_io(uc, REQ_OP_WRITE | REQ_SYNC | REQ_META,
-			      uc->shadow + (size_t)i * uc->bm_block_bytes,
-			      uc->bm_sector + (sector_t)uc->shadow_blocks[i] *
-			      umlcow_block_sectors(uc),
-			      (sector_t)(j - i) * umlcow_block_sectors(uc));
-		if (r)
-			return r;
-		i = j;
-	}
-	return 0;
-}
-
-/*
- * Write every dirty bitmap block back and leave the COW device flushed.
- * Each round takes a copy of some dirty blocks first, then flushes the COW
- * device, so the data of every bit in the copy (written before the copy was
- * taken) is durable before the copy is written; a final flush makes the
- * bitmap itself durable.  Bits set after a copy stay dirty for the next
- * round.  Caller holds commit_lock.
- */
-static int __umlcow_write_back(struct umlcow_c *uc)
-{
-	struct block_device *bdev = uc->cow_dev->bdev;
-	unsigned long pos = 0;
-	unsigned int n;
-	int r = 0;
-
-	spin_lock_irq(&uc->lock);
-	uc->committing = true;
-	spin_unlock_irq(&uc->lock);
-
-	while ((n = umlcow_snapshot(uc, &pos))) {
-		r = blkdev_issue_flush(bdev);
-		if (!r)
-			r = umlcow_write_shadow(uc, n);
-		if (r) {
-			umlcow_redirty(uc, n);
-			goto out;
-		}
-	}
-	r = blkdev_issue_flush(bdev);
-out:
-	spin_lock_irq(&uc->lock);
-	uc->committing = false;
-	spin_unlock_irq(&uc->lock);
-	return r;
 }
 
 /*
  * Make everything that has completed so far durable: the data and the bits
  * that point at it.  Process context.  Returns 0 or a negative errno; a
- * failure moves the target to read-only mode.
+ * failure moves the table to read-only mode.
  */
 static int umlcow_commit(struct umlcow_c *uc)
 {
-	int r = 0;
+	int r;
 
-	mutex_lock(&uc->commit_lock);
-	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW) {
-		r = -EIO;
-		goto out;
-	}
+	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW)
+		return -EIO;
 	if (uc->read_only)
-		goto out;
+		return 0;
 
-	r = __umlcow_write_back(uc);
+	r = umlcow_bitmap_commit(uc->bm);
 	if (r)
 		umlcow_set_mode(uc, UMLCOW_MODE_RO,
 				"bitmap write-back to the COW device failed");
-out:
-	mutex_unlock(&uc->commit_lock);
 	return r;
-}
-
-static bool umlcow_has_dirty(struct umlcow_c *uc)
-{
-	return READ_ONCE(uc->nr_dirty) != 0;
 }
 
 static void umlcow_complete_bios(struct bio_list *bios, int r)
@@ -507,7 +228,8 @@ static void umlcow_periodic(struct work_struct *ws)
 	struct umlcow_c *uc = container_of(to_delayed_work(ws),
 					   struct umlcow_c, periodic);
 
-	if (umlcow_has_dirty(uc) && umlcow_get_mode(uc) == UMLCOW_MODE_RW)
+	if (umlcow_get_mode(uc) == UMLCOW_MODE_RW &&
+	    umlcow_bitmap_needs_commit(uc->bm))
 		umlcow_commit(uc);
 	queue_delayed_work(uc->wq, &uc->periodic,
 			   msecs_to_jiffies(uc->commit_ms));
@@ -605,6 +327,34 @@ static int umlcow_parse_numbers(struct umlcow_c *uc, char **argv, char **error)
 	return 0;
 }
 
+/*
+ * A lower device whose logical blocks are larger than the image's sectors
+ * cannot serve a read or write of one sector.
+ */
+static int umlcow_check_block_size(struct dm_target *ti, struct umlcow_c *uc,
+				   struct dm_dev *dev, const char *what)
+{
+	unsigned int block = bdev_logical_block_size(dev->bdev);
+
+	if (block <= uc->sector_size)
+		return 0;
+
+	DMERR("%s device %pg (%s): %u-byte logical blocks, larger than the image's %u-byte sectors",
+	      what, dev->bdev, dev->name, block, uc->sector_size);
+	ti->error = "Device logical block size is larger than the COW sector size";
+	return -EINVAL;
+}
+
+/* The bitmap's bytes on the COW device, rounded out to whole blocks. */
+static void umlcow_bitmap_span(struct umlcow_c *uc, u64 *start, u64 *end)
+{
+	unsigned int block = bdev_logical_block_size(uc->cow_dev->bdev);
+
+	*start = round_down(uc->bitmap_offset, block);
+	*end = round_up(uc->bitmap_offset + DIV_ROUND_UP_ULL(uc->nr_sectors, 8),
+			block);
+}
+
 /* Check the table's geometry against the devices and derive the layout. */
 static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 {
@@ -612,6 +362,13 @@ static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 	u64 cow_bytes = bdev_nr_bytes(cow);
 	u64 image_bytes, bitmap_end, span_start, span_end, data_end;
 	unsigned int block = bdev_logical_block_size(cow);
+	int r;
+
+	r = umlcow_check_block_size(ti, uc, uc->cow_dev, "COW");
+	if (!r)
+		r = umlcow_check_block_size(ti, uc, uc->backing_dev, "Backing");
+	if (r)
+		return r;
 
 	if (check_mul_overflow(uc->nr_sectors, (u64)uc->sector_size,
 			       &image_bytes)) {
@@ -633,18 +390,14 @@ static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 
 	/* The bitmap: one bit per image sector. */
 	if (check_add_overflow(uc->bitmap_offset,
-			       (uc->nr_sectors >> 3) + !!(uc->nr_sectors & 7),
+			       DIV_ROUND_UP_ULL(uc->nr_sectors, 8),
 			       &bitmap_end) ||
-	    bitmap_end > cow_bytes) {
+	    bitmap_end > cow_bytes ||
+	    round_up(bitmap_end, block) > cow_bytes) {
 		ti->error = "Bitmap lies outside the COW device";
 		return -EINVAL;
 	}
-	span_start = round_down(uc->bitmap_offset, block);
-	span_end = round_up(bitmap_end, block);
-	if (span_end > cow_bytes) {
-		ti->error = "Bitmap lies outside the COW device";
-		return -EINVAL;
-	}
+	umlcow_bitmap_span(uc, &span_start, &span_end);
 	if (span_end - span_start > ULONG_MAX / 8 ||
 	    span_end - span_start > SIZE_MAX) {
 		ti->error = "Bitmap too large";
@@ -679,82 +432,29 @@ static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 
 	uc->cow_sectors = cow_bytes >> SECTOR_SHIFT;
 	uc->data_start = uc->data_offset >> SECTOR_SHIFT;
-	uc->bm_block_bytes = block;
-	uc->bm_block_shift = ilog2(block);
-	uc->bm_sector = span_start >> SECTOR_SHIFT;
-	uc->bm_blocks = (span_end - span_start) >> uc->bm_block_shift;
-	uc->bm_first_bit = (uc->bitmap_offset - span_start) * 8;
 	return 0;
 }
 
-static int umlcow_alloc(struct dm_target *ti, struct umlcow_c *uc)
+static int umlcow_take_bitmap(struct dm_target *ti, struct umlcow_c *uc)
 {
-	size_t span = (size_t)uc->bm_blocks << uc->bm_block_shift;
+	struct umlcow_bitmap_geometry geo = {
+		.offset = uc->bitmap_offset,
+		.nr_bits = uc->nr_sectors,
+	};
 
-	uc->bm = __vmalloc(span, GFP_KERNEL | __GFP_NOWARN);
-	if (!uc->bm) {
-		ti->error = "Cannot allocate the bitmap";
-		return -ENOMEM;
-	}
-	uc->dirty = vzalloc(BITS_TO_LONGS(uc->bm_blocks) * sizeof(long));
-	if (!uc->dirty) {
-		ti->error = "Cannot allocate the dirty block map";
-		return -ENOMEM;
-	}
-	uc->shadow_slots = UMLCOW_SHADOW_BYTES >> uc->bm_block_shift;
-	uc->shadow = vmalloc(UMLCOW_SHADOW_BYTES);
-	uc->shadow_blocks = kcalloc(uc->shadow_slots, sizeof(unsigned long),
-				    GFP_KERNEL);
-	if (!uc->shadow || !uc->shadow_blocks) {
-		ti->error = "Cannot allocate the write-back buffer";
-		return -ENOMEM;
-	}
-	uc->io_client = dm_io_client_create();
-	if (IS_ERR(uc->io_client)) {
-		ti->error = "Cannot create the dm-io client";
-		return PTR_ERR(uc->io_client);
-	}
-	uc->wq = alloc_ordered_workqueue("dm-" DM_MSG_PREFIX, WQ_MEM_RECLAIM);
-	if (!uc->wq) {
-		ti->error = "Cannot allocate the workqueue";
-		return -ENOMEM;
-	}
-	return 0;
+	return umlcow_bitmap_get(umlcow_md(uc), uc->cow_dev->bdev, &geo,
+				 &uc->bm, &ti->error);
 }
 
 static void umlcow_free(struct umlcow_c *uc)
 {
 	if (uc->wq)
 		destroy_workqueue(uc->wq);
-	if (!IS_ERR_OR_NULL(uc->io_client))
-		dm_io_client_destroy(uc->io_client);
-	kfree(uc->shadow_blocks);
-	vfree(uc->shadow);
-	vfree(uc->dirty);
-	vfree(uc->bm);
 	if (uc->backing_dev)
 		dm_put_device(uc->ti, uc->backing_dev);
 	if (uc->cow_dev)
 		dm_put_device(uc->ti, uc->cow_dev);
 	kfree(uc);
-}
-
-static void umlcow_register(struct umlcow_c *uc)
-{
-	struct umlcow_c *other;
-
-	mutex_lock(&umlcow_devices_lock);
-	list_for_each_entry(other, &umlcow_devices, list) {
-		/*
-		 * Another table uses this COW device: most likely the one
-		 * this table replaces, which writes its bitmap back when it
-		 * is suspended.  Read the bitmap again at the first resume.
-		 */
-		if (other->cow_dev->bdev == uc->cow_dev->bdev)
-			uc->reread_bitmap = true;
-	}
-	list_add(&uc->list, &umlcow_devices);
-	mutex_unlock(&umlcow_devices_lock);
 }
 
 /*
@@ -781,11 +481,8 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	uc->ti = ti;
-	umlcow_init_name(uc);
 	uc->commit_ms = UMLCOW_DEFAULT_COMMIT_MS;
-	INIT_LIST_HEAD(&uc->list);
 	spin_lock_init(&uc->lock);
-	mutex_init(&uc->commit_lock);
 	bio_list_init(&uc->deferred_flushes);
 	bio_list_init(&uc->deferred_fua);
 	atomic_set(&uc->mode, UMLCOW_MODE_RW);
@@ -824,14 +521,18 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = umlcow_check_geometry(ti, uc);
 	if (r)
 		goto bad;
-	r = umlcow_alloc(ti, uc);
-	if (r)
-		goto bad;
-	r = umlcow_load_bitmap(uc);
-	if (r) {
-		ti->error = "Cannot read the bitmap";
+
+	uc->wq = alloc_ordered_workqueue("dm-" DM_MSG_PREFIX, WQ_MEM_RECLAIM);
+	if (!uc->wq) {
+		ti->error = "Cannot allocate the workqueue";
+		r = -ENOMEM;
 		goto bad;
 	}
+
+	/* Last: nothing may fail once the COW device has this table as an owner. */
+	r = umlcow_take_bitmap(ti, uc);
+	if (r)
+		goto bad;
 
 	uc->max_discard = round_down(bdev_write_zeroes_sectors(uc->cow_dev->bdev),
 				     1U << uc->sector_shift);
@@ -842,10 +543,8 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = uc->discard ? 1 : 0;
 	ti->discards_supported = uc->discard;
 	ti->num_write_zeroes_bios = uc->read_only ? 0 : 1;
-	ti->per_io_data_size = sizeof(struct umlcow_io);
+	ti->per_io_data_size = sizeof(struct umlcow_per_bio);
 	ti->private = uc;
-
-	umlcow_register(uc);
 	return 0;
 
 bad:
@@ -856,16 +555,16 @@ bad:
 static void umlcow_dtr(struct dm_target *ti)
 {
 	struct umlcow_c *uc = ti->private;
-
-	mutex_lock(&umlcow_devices_lock);
-	list_del(&uc->list);
-	mutex_unlock(&umlcow_devices_lock);
+	char name[DM_NAME_LEN];
+	bool may_write = !uc->read_only &&
+			 umlcow_get_mode(uc) == UMLCOW_MODE_RW;
 
 	cancel_delayed_work_sync(&uc->periodic);
 	flush_workqueue(uc->wq);
-	if (umlcow_has_dirty(uc) && umlcow_commit(uc))
-		DMERR("%s: bits written since the last commit are lost",
-		      umlcow_name(uc));
+	if (umlcow_bitmap_put(uc->bm, may_write)) {
+		umlcow_current_name(uc, name);
+		DMERR("%s: bits written since the last commit are lost", name);
+	}
 	flush_work(&uc->event_work);
 	umlcow_free(uc);
 }
@@ -879,47 +578,42 @@ static void umlcow_remap(struct bio *bio, struct dm_dev *dev, sector_t sector)
 }
 
 static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
-			   struct umlcow_io *io, sector_t offset)
+			   struct umlcow_per_bio *pb, sector_t offset)
 {
 	unsigned int nr = bio_sectors(bio);
-	unsigned long first, end, next;
-	bool in_cow;
+	u64 first, end, next;
 
 	if (!nr) {
 		umlcow_remap(bio, uc->backing_dev, offset);
 		return DM_MAPIO_REMAPPED;
 	}
 
-	first = uc->bm_first_bit + (offset >> uc->sector_shift);
-	end = uc->bm_first_bit + ((offset + nr - 1) >> uc->sector_shift) + 1;
-	in_cow = umlcow_test_bit(uc, first);
-	if (in_cow)
-		next = find_next_zero_bit_le(uc->bm, end, first + 1);
-	else
-		next = find_next_bit_le(uc->bm, end, first + 1);
+	first = offset >> uc->sector_shift;
+	end = ((offset + nr - 1) >> uc->sector_shift) + 1;
+	next = umlcow_bitmap_run_end(uc->bm, first, end);
 
 	/* Send only this run of equal bits; dm resubmits the rest. */
 	if (next < end)
-		dm_accept_partial_bio(bio, ((sector_t)(next - uc->bm_first_bit)
-					    << uc->sector_shift) - offset);
+		dm_accept_partial_bio(bio, (next << uc->sector_shift) - offset);
 
-	if (!in_cow) {
+	if (!umlcow_bitmap_test(uc->bm, first)) {
 		umlcow_remap(bio, uc->backing_dev, offset);
 		return DM_MAPIO_REMAPPED;
 	}
 
 	if (unlikely(uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors)) {
 		DMERR_LIMIT("%s: allocated sector %llu lies beyond the end of the COW device",
-			    umlcow_name(uc), (unsigned long long)offset);
+			    dm_device_name(umlcow_md(uc)),
+			    (unsigned long long)offset);
 		return DM_MAPIO_KILL;
 	}
-	io->flags = UIO_READ_COW;
+	pb->flags = UMLCOW_PB_READ_COW;
 	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
 	return DM_MAPIO_REMAPPED;
 }
 
 static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
-			    struct umlcow_io *io)
+			    struct umlcow_per_bio *pb)
 {
 	unsigned long flags;
 
@@ -932,43 +626,61 @@ static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	spin_lock_irqsave(&uc->lock, flags);
-	if (uc->nr_dirty || uc->committing) {
+	if (umlcow_bitmap_needs_commit(uc->bm)) {
 		/* Bits still to reach the disk: the worker commits first. */
+		spin_lock_irqsave(&uc->lock, flags);
 		bio_list_add(&uc->deferred_flushes, bio);
 		spin_unlock_irqrestore(&uc->lock, flags);
 		queue_work(uc->wq, &uc->worker);
 		return DM_MAPIO_SUBMITTED;
 	}
-	spin_unlock_irqrestore(&uc->lock, flags);
 
 	/* Every bit is on disk: flushing the data is enough. */
-	io->flags = UIO_FLUSH;
+	pb->flags = UMLCOW_PB_FLUSH;
 	umlcow_remap(bio, uc->cow_dev, 0);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int umlcow_map_write(struct umlcow_c *uc, struct bio *bio,
+			    struct umlcow_per_bio *pb, sector_t offset)
+{
+	unsigned int mask = (1U << uc->sector_shift) - 1;
+
+	if (uc->read_only || umlcow_get_mode(uc) != UMLCOW_MODE_RW)
+		return DM_MAPIO_KILL;
+	if (unlikely(!pb->nr_sectors || (offset & mask) ||
+		     (pb->nr_sectors & mask))) {
+		DMERR_LIMIT("%s: write not aligned to the sector size",
+			    dm_device_name(umlcow_md(uc)));
+		return DM_MAPIO_KILL;
+	}
+	pb->flags = UMLCOW_PB_WRITE;
+	if (bio->bi_opf & REQ_FUA)
+		pb->flags |= UMLCOW_PB_FUA;
+	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
 	return DM_MAPIO_REMAPPED;
 }
 
 static int umlcow_map(struct dm_target *ti, struct bio *bio)
 {
 	struct umlcow_c *uc = ti->private;
-	struct umlcow_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct umlcow_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	sector_t offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	unsigned int mask = (1U << uc->sector_shift) - 1;
 
-	io->flags = 0;
-	io->sector = offset;
-	io->nr_sectors = bio_sectors(bio);
+	pb->flags = 0;
+	pb->sector = offset;
+	pb->nr_sectors = bio_sectors(bio);
 
 	if (unlikely(umlcow_get_mode(uc) == UMLCOW_MODE_FAIL))
 		return DM_MAPIO_KILL;
 
 	/* dm core sends the flush of a REQ_PREFLUSH bio on its own, empty. */
 	if (bio->bi_opf & REQ_PREFLUSH)
-		return umlcow_map_flush(uc, bio, io);
+		return umlcow_map_flush(uc, bio, pb);
 
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		return umlcow_map_read(uc, bio, io, offset);
+		return umlcow_map_read(uc, bio, pb, offset);
 	case REQ_OP_DISCARD:
 		if (!uc->discard)
 			return DM_MAPIO_KILL;
@@ -981,19 +693,7 @@ static int umlcow_map(struct dm_target *ti, struct bio *bio)
 		fallthrough;
 	case REQ_OP_WRITE:
 	case REQ_OP_WRITE_ZEROES:
-		if (uc->read_only || umlcow_get_mode(uc) != UMLCOW_MODE_RW)
-			return DM_MAPIO_KILL;
-		if (unlikely(!io->nr_sectors || (offset & mask) ||
-			     (io->nr_sectors & mask))) {
-			DMERR_LIMIT("%s: write not aligned to the sector size",
-				    umlcow_name(uc));
-			return DM_MAPIO_KILL;
-		}
-		io->flags = UIO_WRITE;
-		if (bio->bi_opf & REQ_FUA)
-			io->flags |= UIO_FUA;
-		umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
-		return DM_MAPIO_REMAPPED;
+		return umlcow_map_write(uc, bio, pb, offset);
 	default:
 		return DM_MAPIO_KILL;
 	}
@@ -1004,32 +704,42 @@ static bool umlcow_real_error(blk_status_t error)
 	return error && error != BLK_STS_AGAIN && error != BLK_STS_NOTSUPP;
 }
 
+/* A write reached the COW data area: set its bits, maybe wait for them. */
+static int umlcow_end_write(struct umlcow_c *uc, struct bio *bio,
+			    struct umlcow_per_bio *pb)
+{
+	u64 first = pb->sector >> uc->sector_shift;
+	u64 end = (pb->sector + pb->nr_sectors) >> uc->sector_shift;
+	unsigned long flags;
+
+	if (!umlcow_bitmap_set_range(uc->bm, first, end,
+				     pb->flags & UMLCOW_PB_FUA))
+		return DM_ENDIO_DONE;
+
+	pb->flags |= UMLCOW_PB_DEFERRED;
+	spin_lock_irqsave(&uc->lock, flags);
+	bio_list_add(&uc->deferred_fua, bio);
+	spin_unlock_irqrestore(&uc->lock, flags);
+	queue_work(uc->wq, &uc->worker);
+	return DM_ENDIO_INCOMPLETE;
+}
+
 static int umlcow_end_io(struct dm_target *ti, struct bio *bio,
 			 blk_status_t *error)
 {
 	struct umlcow_c *uc = ti->private;
-	struct umlcow_io *io = dm_per_bio_data(bio, sizeof(*io));
-	unsigned long flags;
+	struct umlcow_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	if (io->flags & UIO_DEFERRED)
+	if (pb->flags & UMLCOW_PB_DEFERRED)
 		return DM_ENDIO_DONE;
 
-	if (io->flags & UIO_WRITE) {
-		/* A failed write sets no bit: its error reaches the caller. */
-		if (*error || !umlcow_mark_written(uc, io))
-			return DM_ENDIO_DONE;
+	/* A failed write sets no bit: its error reaches the caller. */
+	if (pb->flags & UMLCOW_PB_WRITE)
+		return *error ? DM_ENDIO_DONE : umlcow_end_write(uc, bio, pb);
 
-		io->flags |= UIO_DEFERRED;
-		spin_lock_irqsave(&uc->lock, flags);
-		bio_list_add(&uc->deferred_fua, bio);
-		spin_unlock_irqrestore(&uc->lock, flags);
-		queue_work(uc->wq, &uc->worker);
-		return DM_ENDIO_INCOMPLETE;
-	}
-
-	if ((io->flags & UIO_FLUSH) && umlcow_real_error(*error))
+	if ((pb->flags & UMLCOW_PB_FLUSH) && umlcow_real_error(*error))
 		umlcow_set_mode(uc, UMLCOW_MODE_RO, "flushing the COW device failed");
-	else if ((io->flags & UIO_READ_COW) && umlcow_real_error(*error) &&
+	else if ((pb->flags & UMLCOW_PB_READ_COW) && umlcow_real_error(*error) &&
 		 umlcow_get_mode(uc) == UMLCOW_MODE_RO)
 		umlcow_set_mode(uc, UMLCOW_MODE_FAIL,
 				"reading the COW device failed in read-only mode");
@@ -1064,39 +774,31 @@ static void umlcow_postsuspend(struct dm_target *ti)
 static int umlcow_preresume(struct dm_target *ti)
 {
 	struct umlcow_c *uc = ti->private;
+	char name[DM_NAME_LEN];
 	int r;
 
-	if (uc->resumed_once || !uc->reread_bitmap)
-		return 0;
-
-	/* The table this one replaced has written its bitmap back now. */
-	r = umlcow_load_bitmap(uc);
-	if (r)
-		DMERR("%s: cannot read the bitmap again: %d", umlcow_name(uc), r);
+	/*
+	 * A new bitmap is read now, not in the constructor: the table this
+	 * one replaces has written its bits back in its postsuspend.
+	 */
+	r = umlcow_bitmap_load(uc->bm);
+	if (r) {
+		umlcow_current_name(uc, name);
+		DMERR("%s: cannot read the bitmap: %d", name, r);
+	}
 	return r;
 }
 
 static void umlcow_resume(struct dm_target *ti)
 {
-	struct umlcow_c *uc = ti->private;
-
-	uc->resumed_once = true;
-	umlcow_start_periodic(uc);
+	umlcow_start_periodic(ti->private);
 }
 
 /* --- Status, messages, devices and limits --- */
 
-static const char *umlcow_mode_word(struct umlcow_c *uc)
-{
-	enum umlcow_mode mode = umlcow_get_mode(uc);
-
-	if (mode == UMLCOW_MODE_RW && uc->read_only)
-		mode = UMLCOW_MODE_RO;
-	return umlcow_mode_names[mode];
-}
-
 /*
  * INFO:  <allocated sectors>/<total sectors> <dirty bitmap blocks> <mode>
+ *        <access> <bitmap memory bytes>
  * TABLE: the constructor arguments.
  */
 static void umlcow_status(struct dm_target *ti, status_type_t type,
@@ -1104,15 +806,19 @@ static void umlcow_status(struct dm_target *ti, status_type_t type,
 			  unsigned int maxlen)
 {
 	struct umlcow_c *uc = ti->private;
+	const char *mode = umlcow_mode_names[umlcow_get_mode(uc)];
+	const char *access = uc->read_only ? "read_only" : "writable";
+	struct umlcow_bitmap_stats stats;
 	unsigned int nr_features;
 	size_t sz = 0;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%llu/%llu %lu %s",
-		       (unsigned long long)READ_ONCE(uc->nr_allocated),
-		       (unsigned long long)uc->nr_sectors,
-		       READ_ONCE(uc->nr_dirty), umlcow_mode_word(uc));
+		umlcow_bitmap_get_stats(uc->bm, &stats);
+		DMEMIT("%llu/%llu %lu %s %s %zu",
+		       (unsigned long long)stats.allocated,
+		       (unsigned long long)uc->nr_sectors, stats.dirty, mode,
+		       access, stats.memory);
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -1144,7 +850,7 @@ static void umlcow_status(struct dm_target *ti, status_type_t type,
 		       (unsigned long long)uc->nr_sectors);
 		DMEMIT(",read_only=%c,discard=%c,commit_interval=%u,mode=%s;",
 		       uc->read_only ? 'y' : 'n', uc->discard ? 'y' : 'n',
-		       uc->commit_ms, umlcow_mode_word(uc));
+		       uc->commit_ms, mode);
 		break;
 	}
 }
@@ -1153,12 +859,13 @@ static int umlcow_message(struct dm_target *ti, unsigned int argc,
 			  char **argv, char *result, unsigned int maxlen)
 {
 	struct umlcow_c *uc = ti->private;
+	char name[DM_NAME_LEN];
 
 	if (argc == 1 && !strcasecmp(argv[0], "commit"))
 		return umlcow_commit(uc);
 
-	DMERR("%s: unsupported message '%s'", umlcow_name(uc),
-	      argc ? argv[0] : "");
+	umlcow_current_name(uc, name);
+	DMERR("%s: unsupported message '%s'", name, argc ? argv[0] : "");
 	return -EINVAL;
 }
 
@@ -1166,15 +873,16 @@ static int umlcow_iterate_devices(struct dm_target *ti,
 				  iterate_devices_callout_fn fn, void *data)
 {
 	struct umlcow_c *uc = ti->private;
-	sector_t bm_end = uc->bm_sector +
-		((sector_t)uc->bm_blocks << (uc->bm_block_shift - SECTOR_SHIFT));
 	sector_t data_end = min_t(sector_t, uc->data_start + ti->len,
 				  uc->cow_sectors);
-	sector_t start = min(uc->bm_sector, uc->data_start);
-	sector_t end = max(bm_end, data_end);
+	u64 span_start, span_end;
+	sector_t start, end;
 	int r;
 
 	/* The part of the COW device in use: the bitmap and the data area. */
+	umlcow_bitmap_span(uc, &span_start, &span_end);
+	start = min_t(sector_t, span_start >> SECTOR_SHIFT, uc->data_start);
+	end = max_t(sector_t, span_end >> SECTOR_SHIFT, data_end);
 	r = fn(ti, uc->cow_dev, start, end - start, data);
 	if (r)
 		return r;
@@ -1204,7 +912,7 @@ static void umlcow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type umlcow_target = {
 	.name = "umlcow",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = umlcow_ctr,
 	.dtr = umlcow_dtr,
