@@ -2,6 +2,9 @@
 #
 #   make            build tools/umlcow-setup and drivers/md/dm-umlcow.ko
 #   make check      run every test (host suites, then the QEMU guest suite)
+#   make check-debug  the guest suite on a debug kernel (KASAN, lockdep, ...;
+#                   tests/debug-kernel/run, scripts/debug-kernel); only some
+#                   tests: make check-debug DEBUG_TESTS="001 002"
 #   make KDIR=...   build the module against another kernel tree
 #   make install    tool, man page, completion and module (DESTDIR, PREFIX)
 #   make uninstall  remove what make install put there
@@ -17,7 +20,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 
 export KVER KDIR
 
-.PHONY: all tools module check check-host check-guest clean checkpatch
+.PHONY: all tools module check check-host check-guest clean checkpatch check-debug
 
 all: tools module
 
@@ -30,6 +33,9 @@ module:
 
 check: all
 	tests/run-all
+
+check-debug: all
+	tests/debug-kernel/run $(DEBUG_TESTS)
 
 clean:
 	$(MAKE) -C tools clean
