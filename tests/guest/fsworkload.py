@@ -15,13 +15,14 @@ DIR/c/ ("churn": anything may happen to it, and a crash may leave any
 consistent state of it).
 
 Some operations create a "durable" file in DIR/d/: written with a pattern
-whose every 512-byte sector names the file and its offset, fsync'd, its
-directory fsync'd, and then, once fsync has returned, CMD MARKNAME runs (a
-dm-log-writes mark: `dmsetup message LOG 0 mark`) and the line
+whose every 512-byte sector names the file and its offset and fsync'd; once
+fsync has returned, CMD MARKNAME runs (a dm-log-writes mark: `dmsetup
+message LOG 0 mark`), then its directory is fsync'd, and the line
 "MARKNAME d/FILE SIZE SHA256" is appended to the manifest.  Durable files
 are never changed again, so after a crash at or after their mark they must
 be there with exactly that content.
 
+The run ends with one more durable file, so even a short one has a mark.
 The same seed gives the same operations.  Prints a summary of the counts.
 """
 
@@ -179,13 +180,17 @@ class Workload:
             done += n
         os.fsync(fd)
         os.close(fd)
-        dfd = os.open(self.durable, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(dfd)
-        os.close(dfd)
+        # Mark as soon as the file's fsync has returned: on ext4 it commits
+        # the transaction that holds the new directory entry too (with a
+        # FUA commit block), and a directory fsync first would add a flush
+        # that hides a FUA write completed too early.
         self.marks += 1
         mark = "m%03d" % self.marks
         if self.mark_cmd:
             subprocess.run(self.mark_cmd + " " + mark, shell=True, check=True)
+        dfd = os.open(self.durable, os.O_RDONLY | os.O_DIRECTORY)
+        os.fsync(dfd)
+        os.close(dfd)
         if self.manifest:
             with open(self.manifest, "a") as m:
                 m.write("%s d/%s %d %s\n" % (mark, name, size,
@@ -201,6 +206,9 @@ class Workload:
             op = self.rnd.choice(names)
             getattr(self, "op_" + op)()
             self._count(op)
+        # However short the run, it ends with a durable file.
+        self.op_durable()
+        self._count("durable")
 
 
 def main():
