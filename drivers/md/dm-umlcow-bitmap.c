@@ -593,9 +593,7 @@ umlcow_bitmap_create(struct mapped_device *md, struct block_device *cow,
 	mutex_init(&bm->commit_lock);
 
 	/* The target has checked that the span fits the device and a long. */
-	span_start = round_down(geo->offset, block);
-	span_end = round_up(geo->offset + DIV_ROUND_UP_ULL(geo->nr_bits, 8),
-			    block);
+	umlcow_bitmap_span(geo, block, &span_start, &span_end);
 	bm->block_bytes = block;
 	bm->block_shift = ilog2(block);
 	bm->span_sector = span_start >> SECTOR_SHIFT;

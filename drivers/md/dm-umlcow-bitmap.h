@@ -18,6 +18,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
+#include <linux/math.h>
 #include <linux/types.h>
 
 struct umlcow_bitmap;
@@ -27,6 +28,17 @@ struct umlcow_bitmap_geometry {
 	u64 offset;		/* byte offset of the bit of image sector 0 */
 	u64 nr_bits;		/* one per image sector */
 };
+
+/*
+ * The bytes of the COW device that hold the bitmap, rounded out to whole
+ * logical blocks of @block bytes: what is read and written back.
+ */
+static inline void umlcow_bitmap_span(const struct umlcow_bitmap_geometry *geo,
+				      unsigned int block, u64 *start, u64 *end)
+{
+	*start = round_down(geo->offset, block);
+	*end = round_up(geo->offset + DIV_ROUND_UP_ULL(geo->nr_bits, 8), block);
+}
 
 struct umlcow_bitmap_stats {
 	u64 allocated;		/* bits set */

@@ -357,14 +357,21 @@ static int umlcow_check_block_size(struct dm_target *ti, struct umlcow_c *uc,
 	return -EINVAL;
 }
 
-/* The bitmap's bytes on the COW device, rounded out to whole blocks. */
-static void umlcow_bitmap_span(struct umlcow_c *uc, u64 *start, u64 *end)
+/* The table's bitmap, in the terms of dm-umlcow-bitmap.h. */
+static struct umlcow_bitmap_geometry umlcow_geometry(struct umlcow_c *uc)
 {
-	unsigned int block = bdev_logical_block_size(uc->cow_dev->bdev);
+	return (struct umlcow_bitmap_geometry) {
+		.offset = uc->bitmap_offset,
+		.nr_bits = uc->nr_sectors,
+	};
+}
 
-	*start = round_down(uc->bitmap_offset, block);
-	*end = round_up(uc->bitmap_offset + DIV_ROUND_UP_ULL(uc->nr_sectors, 8),
-			block);
+static void umlcow_span(struct umlcow_c *uc, u64 *start, u64 *end)
+{
+	struct umlcow_bitmap_geometry geo = umlcow_geometry(uc);
+
+	umlcow_bitmap_span(&geo, bdev_logical_block_size(uc->cow_dev->bdev),
+			   start, end);
 }
 
 /* Check the table's geometry against the devices and derive the layout. */
@@ -409,7 +416,7 @@ static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 		ti->error = "Bitmap lies outside the COW device";
 		return -EINVAL;
 	}
-	umlcow_bitmap_span(uc, &span_start, &span_end);
+	umlcow_span(uc, &span_start, &span_end);
 	if (span_end - span_start > ULONG_MAX / 8 ||
 	    span_end - span_start > SIZE_MAX) {
 		ti->error = "Bitmap too large";
@@ -449,10 +456,7 @@ static int umlcow_check_geometry(struct dm_target *ti, struct umlcow_c *uc)
 
 static int umlcow_take_bitmap(struct dm_target *ti, struct umlcow_c *uc)
 {
-	struct umlcow_bitmap_geometry geo = {
-		.offset = uc->bitmap_offset,
-		.nr_bits = uc->nr_sectors,
-	};
+	struct umlcow_bitmap_geometry geo = umlcow_geometry(uc);
 
 	return umlcow_bitmap_get(umlcow_md(uc), uc->cow_dev->bdev, &geo,
 				 &uc->bm, &ti->error);
@@ -895,7 +899,7 @@ static int umlcow_iterate_devices(struct dm_target *ti,
 	int r;
 
 	/* The part of the COW device in use: the bitmap and the data area. */
-	umlcow_bitmap_span(uc, &span_start, &span_end);
+	umlcow_span(uc, &span_start, &span_end);
 	start = min_t(sector_t, span_start >> SECTOR_SHIFT, uc->data_start);
 	end = max_t(sector_t, span_end >> SECTOR_SHIFT, data_end);
 	r = fn(ti, uc->cow_dev, start, end - start, data);
