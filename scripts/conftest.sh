@@ -113,6 +113,21 @@ int umlcow_conftest(struct dm_io_request *req, struct dm_io_region *where)
 }
 EOF
 
+	# The completion callback of an asynchronous dm_io() that also gets the
+	# unsupported bits (7.x, with the dm_io() above).
+	test_case DM_IO_NOTIFY_UNSUP "$@" <<'EOF'
+static void umlcow_conftest_done(unsigned long error, unsigned long unsup,
+				 void *context)
+{
+}
+
+io_notify_fn umlcow_conftest(void);
+io_notify_fn umlcow_conftest(void)
+{
+	return umlcow_conftest_done;
+}
+EOF
+
 	# blk_mode_t and BLK_OPEN_* in place of fmode_t and FMODE_* for
 	# dm_get_device() and dm_table_get_mode() (6.5).
 	test_case BLK_MODE_T "$@" <<'EOF'

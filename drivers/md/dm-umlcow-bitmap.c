@@ -273,8 +273,29 @@ void umlcow_bitmap_get_stats(struct umlcow_bitmap *bm,
 
 /* --- I/O --- */
 
+/* The bitmap writes of one write-back round, all in flight together. */
+struct umlcow_write_batch {
+	struct umlcow_io_done done;
+	atomic_t pending;		/* writes not done, plus one for the issuer */
+	struct completion all_done;
+	bool failed;
+};
+
+static void umlcow_batch_write_done(struct umlcow_io_done *done, bool failed)
+{
+	struct umlcow_write_batch *batch =
+		container_of(done, struct umlcow_write_batch, done);
+
+	if (failed)
+		WRITE_ONCE(batch->failed, true);
+	if (atomic_dec_and_test(&batch->pending))
+		complete(&batch->all_done);
+}
+
+/* Synchronous without @batch; else started, and counted in @batch. */
 static int umlcow_meta_io(struct umlcow_bitmap *bm, blk_opf_t opf, void *buf,
-			  sector_t sector, sector_t count)
+			  sector_t sector, sector_t count,
+			  struct umlcow_write_batch *batch)
 {
 	struct dm_io_region where = {
 		.bdev = bm->cow,
@@ -289,8 +310,16 @@ static int umlcow_meta_io(struct umlcow_bitmap *bm, blk_opf_t opf, void *buf,
 		.client = bm->io_client,
 	};
 	unsigned long error_bits = 0;
+	int r;
 
-	return umlcow_dm_io(&req, 1, &where, &error_bits);
+	if (!batch)
+		return umlcow_dm_io(&req, 1, &where, &error_bits);
+
+	atomic_inc(&batch->pending);
+	r = umlcow_dm_io_async(&req, &where, &batch->done);
+	if (r)
+		atomic_dec(&batch->pending);
+	return r;
 }
 
 static unsigned int umlcow_block_sectors(struct umlcow_bitmap *bm)
@@ -361,7 +390,8 @@ int umlcow_bitmap_load(struct umlcow_bitmap *bm)
 
 	r = umlcow_meta_io(bm, REQ_OP_READ | REQ_META, bm->bits,
 			   bm->span_sector,
-			   (sector_t)bm->nr_blocks * umlcow_block_sectors(bm));
+			   (sector_t)bm->nr_blocks * umlcow_block_sectors(bm),
+			   NULL);
 	if (r)
 		goto out;
 
@@ -419,12 +449,21 @@ static void umlcow_redirty(struct umlcow_bitmap *bm, unsigned int n)
 	spin_unlock_irq(&bm->lock);
 }
 
-/* Write the n staged blocks, one request per run of adjacent blocks. */
+/*
+ * Write the n staged blocks, one request per run of adjacent blocks, all of
+ * them in flight at once, and wait for them.
+ */
 static int umlcow_write_shadow(struct umlcow_bitmap *bm, unsigned int n)
 {
+	struct umlcow_write_batch batch = {
+		.done.fn = umlcow_batch_write_done,
+		.failed = false,
+	};
 	unsigned int i = 0, j;
-	int r;
+	int r = 0;
 
+	atomic_set(&batch.pending, 1);
+	init_completion(&batch.all_done);
 	while (i < n) {
 		for (j = i + 1; j < n; j++)
 			if (bm->shadow_blocks[j] != bm->shadow_blocks[j - 1] + 1)
@@ -434,12 +473,17 @@ static int umlcow_write_shadow(struct umlcow_bitmap *bm, unsigned int n)
 				   bm->span_sector +
 				   (sector_t)bm->shadow_blocks[i] *
 				   umlcow_block_sectors(bm),
-				   (sector_t)(j - i) * umlcow_block_sectors(bm));
+				   (sector_t)(j - i) * umlcow_block_sectors(bm),
+				   &batch);
 		if (r)
-			return r;
+			break;
 		i = j;
 	}
-	return 0;
+	if (!atomic_dec_and_test(&batch.pending))
+		wait_for_completion_io(&batch.all_done);
+	if (!r && READ_ONCE(batch.failed))
+		r = -EIO;
+	return r;
 }
 
 static void umlcow_set_committing(struct umlcow_bitmap *bm, bool committing)

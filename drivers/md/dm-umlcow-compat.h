@@ -43,6 +43,40 @@ static inline int umlcow_dm_io(struct dm_io_request *req,
 }
 
 /*
+ * Asynchronous dm_io(): @done->fn is called once the request has finished,
+ * with whether any region failed.  7.x changed the callback's arguments
+ * (the regions whose operation the device does not support, which the
+ * target's writes never are); the callback here is the same everywhere.
+ */
+struct umlcow_io_done {
+	void (*fn)(struct umlcow_io_done *done, bool failed);
+};
+
+#ifdef UMLCOW_HAVE_DM_IO_NOTIFY_UNSUP
+static inline void umlcow_dm_io_notify(unsigned long error,
+				       unsigned long unsup_bits, void *context)
+#else
+static inline void umlcow_dm_io_notify(unsigned long error, void *context)
+#endif
+{
+	struct umlcow_io_done *done = context;
+
+	done->fn(done, error != 0);
+}
+
+/* Returns an error, and never calls @done, when dm_io() refuses @req. */
+static inline int umlcow_dm_io_async(struct dm_io_request *req,
+				     struct dm_io_region *where,
+				     struct umlcow_io_done *done)
+{
+	unsigned long error_bits = 0;
+
+	req->notify.fn = umlcow_dm_io_notify;
+	req->notify.context = done;
+	return umlcow_dm_io(req, 1, where, &error_bits);
+}
+
+/*
  * The mode of dm_get_device() and dm_table_get_mode(): blk_mode_t with
  * BLK_OPEN_* since 6.5, fmode_t with FMODE_* before.
  */

@@ -70,11 +70,17 @@ static const char * const umlcow_mode_names[] = {
 #define UMLCOW_PB_READ_COW	BIT(2)	/* read remapped to the COW data area */
 #define UMLCOW_PB_FLUSH		BIT(3)	/* empty flush passed to the COW device */
 #define UMLCOW_PB_DEFERRED	BIT(4)	/* completion handled by the worker */
+#define UMLCOW_PB_FUA_BY_COMMIT	BIT(5)	/* REQ_FUA dropped: a commit follows */
+
+/* Set by read pieces' completions, which may run concurrently. */
+#define UMLCOW_PB_PIECE_COW_FAILED	0	/* a piece read from COW failed */
 
 struct umlcow_per_bio {
 	sector_t sector;		/* target-relative, in 512-byte units */
 	unsigned int nr_sectors;
 	unsigned int flags;
+	unsigned long piece_flags;	/* atomic bitops only */
+	blk_status_t piece_status;	/* error of a failed piece, or 0 */
 };
 
 struct umlcow_c {
@@ -82,6 +88,7 @@ struct umlcow_c {
 	struct dm_dev *cow_dev;
 	struct dm_dev *backing_dev;
 	struct umlcow_bitmap *bm;
+	struct bio_set pieces;		/* see umlcow_map_read() */
 
 	/* Table arguments, as given. */
 	u64 bitmap_offset;
@@ -464,6 +471,7 @@ static int umlcow_take_bitmap(struct dm_target *ti, struct umlcow_c *uc)
 
 static void umlcow_free(struct umlcow_c *uc)
 {
+	bioset_exit(&uc->pieces);
 	if (uc->wq)
 		destroy_workqueue(uc->wq);
 	if (uc->backing_dev)
@@ -548,6 +556,12 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	r = bioset_init(&uc->pieces, BIO_POOL_SIZE, 0, 0);
+	if (r) {
+		ti->error = "Cannot allocate the bio set";
+		goto bad;
+	}
+
 	/* Last: nothing may fail once the COW device has this table as an owner. */
 	r = umlcow_take_bitmap(ti, uc);
 	if (r)
@@ -591,28 +605,89 @@ static void umlcow_dtr(struct dm_target *ti)
 
 /* --- I/O --- */
 
+static bool umlcow_real_error(blk_status_t error)
+{
+	return error && error != BLK_STS_AGAIN && error != BLK_STS_NOTSUPP;
+}
+
 static void umlcow_remap(struct bio *bio, struct dm_dev *dev, sector_t sector)
 {
 	bio_set_dev(bio, dev->bdev);
 	bio->bi_iter.bi_sector = sector;
 }
 
-static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
-			   struct umlcow_per_bio *pb, sector_t offset)
+/*
+ * A read piece split off the clone has completed.  Its error is kept aside
+ * rather than in the clone's status, so that umlcow_end_io() can tell a
+ * failed read of the COW device from one of the backing device.
+ */
+static void umlcow_piece_done(struct bio *piece, bool from_cow)
+{
+	struct bio *clone = piece->bi_private;
+	struct umlcow_per_bio *pb = dm_per_bio_data(clone, sizeof(*pb));
+
+	if (piece->bi_status) {
+		WRITE_ONCE(pb->piece_status, piece->bi_status);
+		if (from_cow && umlcow_real_error(piece->bi_status))
+			set_bit(UMLCOW_PB_PIECE_COW_FAILED, &pb->piece_flags);
+	}
+	bio_put(piece);
+	bio_endio(clone);
+}
+
+static void umlcow_cow_piece_endio(struct bio *piece)
+{
+	umlcow_piece_done(piece, true);
+}
+
+static void umlcow_backing_piece_endio(struct bio *piece)
+{
+	umlcow_piece_done(piece, false);
+}
+
+/*
+ * Send the first @len sectors of a read clone at target offset @offset, one
+ * run of equal bits, to where the run lives; the clone completes only after
+ * it.  Returns false when no bio could be had without waiting.
+ */
+static bool umlcow_submit_piece(struct umlcow_c *uc, struct bio *clone,
+				sector_t offset, unsigned int len, bool from_cow)
+{
+	struct bio *piece;
+
+	/*
+	 * Never wait for a bio here: the pieces split so far are not submitted
+	 * until map returns, so waiting on our own pool could wait forever.
+	 */
+	piece = bio_split(clone, len, GFP_NOWAIT | __GFP_NOWARN, &uc->pieces);
+	if (IS_ERR_OR_NULL(piece))
+		return false;
+
+	bio_clear_polled(piece);
+	piece->bi_private = clone;
+	piece->bi_end_io = from_cow ? umlcow_cow_piece_endio :
+				      umlcow_backing_piece_endio;
+	bio_inc_remaining(clone);
+	if (from_cow)
+		umlcow_remap(piece, uc->cow_dev, uc->data_start + offset);
+	else
+		umlcow_remap(piece, uc->backing_dev, offset);
+	submit_bio_noacct(piece);
+	return true;
+}
+
+/*
+ * A read that ends in the COW data area past the end of the COW device: one
+ * run per map call, so that only the run that cannot be read fails.
+ */
+static int umlcow_map_read_slow(struct umlcow_c *uc, struct bio *bio,
+				struct umlcow_per_bio *pb, sector_t offset)
 {
 	unsigned int nr = bio_sectors(bio);
-	u64 first, end, next;
+	u64 first = offset >> uc->sector_shift;
+	u64 end = ((offset + nr - 1) >> uc->sector_shift) + 1;
+	u64 next = umlcow_bitmap_run_end(uc->bm, first, end);
 
-	if (!nr) {
-		umlcow_remap(bio, uc->backing_dev, offset);
-		return DM_MAPIO_REMAPPED;
-	}
-
-	first = offset >> uc->sector_shift;
-	end = ((offset + nr - 1) >> uc->sector_shift) + 1;
-	next = umlcow_bitmap_run_end(uc->bm, first, end);
-
-	/* Send only this run of equal bits; dm resubmits the rest. */
 	if (next < end)
 		dm_accept_partial_bio(bio, (next << uc->sector_shift) - offset);
 
@@ -621,11 +696,57 @@ static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
 		return DM_MAPIO_REMAPPED;
 	}
 
-	if (unlikely(uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors)) {
+	if (uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors) {
 		DMERR_LIMIT("%s: allocated sector %llu lies beyond the end of the COW device",
 			    dm_device_name(umlcow_md(uc)),
 			    (unsigned long long)offset);
 		return DM_MAPIO_KILL;
+	}
+	pb->flags = UMLCOW_PB_READ_COW;
+	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * A read may cross many runs of equal bits (a file system block of which
+ * some sectors were written).  Every run but the last is split off and sent
+ * from here; the clone itself carries the last.  Handing runs back to dm
+ * core one by one instead costs a pass through dm core per run.
+ */
+static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
+			   struct umlcow_per_bio *pb, sector_t offset)
+{
+	unsigned int nr = bio_sectors(bio);
+	unsigned int len;
+	u64 first, end, next;
+	bool from_cow;
+
+	if (!nr) {
+		umlcow_remap(bio, uc->backing_dev, offset);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (unlikely(uc->data_start + offset + nr > uc->cow_sectors))
+		return umlcow_map_read_slow(uc, bio, pb, offset);
+
+	end = ((offset + nr - 1) >> uc->sector_shift) + 1;
+	for (;;) {
+		first = offset >> uc->sector_shift;
+		from_cow = umlcow_bitmap_test(uc->bm, first);
+		next = umlcow_bitmap_run_end(uc->bm, first, end);
+		if (next >= end)
+			break;
+		len = (next << uc->sector_shift) - offset;
+		if (!umlcow_submit_piece(uc, bio, offset, len, from_cow)) {
+			/* dm core sends the rest again. */
+			dm_accept_partial_bio(bio, len);
+			break;
+		}
+		offset += len;
+	}
+
+	if (!from_cow) {
+		umlcow_remap(bio, uc->backing_dev, offset);
+		return DM_MAPIO_REMAPPED;
 	}
 	pb->flags = UMLCOW_PB_READ_COW;
 	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
@@ -661,6 +782,17 @@ static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
 	return DM_MAPIO_REMAPPED;
 }
 
+/* Are all image sectors of [offset, offset + nr) in the COW file? */
+static bool umlcow_range_allocated(struct umlcow_c *uc, sector_t offset,
+				   unsigned int nr)
+{
+	u64 first = offset >> uc->sector_shift;
+	u64 end = (offset + nr) >> uc->sector_shift;
+
+	return umlcow_bitmap_test(uc->bm, first) &&
+	       umlcow_bitmap_run_end(uc->bm, first, end) >= end;
+}
+
 static int umlcow_map_write(struct umlcow_c *uc, struct bio *bio,
 			    struct umlcow_per_bio *pb, sector_t offset)
 {
@@ -675,8 +807,18 @@ static int umlcow_map_write(struct umlcow_c *uc, struct bio *bio,
 		return DM_MAPIO_KILL;
 	}
 	pb->flags = UMLCOW_PB_WRITE;
-	if (bio->bi_opf & REQ_FUA)
+	if (bio->bi_opf & REQ_FUA) {
 		pb->flags |= UMLCOW_PB_FUA;
+		/*
+		 * A first write is only durable once its bits are, and the
+		 * commit that writes them flushes the data first: forcing it
+		 * to the medium on its own as well would cost a second flush.
+		 */
+		if (!umlcow_range_allocated(uc, offset, pb->nr_sectors)) {
+			bio->bi_opf &= ~REQ_FUA;
+			pb->flags |= UMLCOW_PB_FUA_BY_COMMIT;
+		}
+	}
 	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
 	return DM_MAPIO_REMAPPED;
 }
@@ -688,6 +830,8 @@ static int umlcow_map(struct dm_target *ti, struct bio *bio)
 	sector_t offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
 	pb->flags = 0;
+	pb->piece_flags = 0;
+	pb->piece_status = 0;
 	pb->sector = offset;
 	pb->nr_sectors = bio_sectors(bio);
 
@@ -719,11 +863,6 @@ static int umlcow_map(struct dm_target *ti, struct bio *bio)
 	}
 }
 
-static bool umlcow_real_error(blk_status_t error)
-{
-	return error && error != BLK_STS_AGAIN && error != BLK_STS_NOTSUPP;
-}
-
 /* A write reached the COW data area: set its bits, maybe wait for them. */
 static int umlcow_end_write(struct umlcow_c *uc, struct bio *bio,
 			    struct umlcow_per_bio *pb)
@@ -732,8 +871,10 @@ static int umlcow_end_write(struct umlcow_c *uc, struct bio *bio,
 	u64 end = (pb->sector + pb->nr_sectors) >> uc->sector_shift;
 	unsigned long flags;
 
+	/* Without its REQ_FUA the data needs the commit's flush in any case. */
 	if (!umlcow_bitmap_set_range(uc->bm, first, end,
-				     pb->flags & UMLCOW_PB_FUA))
+				     pb->flags & UMLCOW_PB_FUA) &&
+	    !(pb->flags & UMLCOW_PB_FUA_BY_COMMIT))
 		return DM_ENDIO_DONE;
 
 	pb->flags |= UMLCOW_PB_DEFERRED;
@@ -749,6 +890,7 @@ static int umlcow_end_io(struct dm_target *ti, struct bio *bio,
 {
 	struct umlcow_c *uc = ti->private;
 	struct umlcow_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	bool cow_failed;
 
 	if (pb->flags & UMLCOW_PB_DEFERRED)
 		return DM_ENDIO_DONE;
@@ -757,13 +899,18 @@ static int umlcow_end_io(struct dm_target *ti, struct bio *bio,
 	if (pb->flags & UMLCOW_PB_WRITE)
 		return *error ? DM_ENDIO_DONE : umlcow_end_write(uc, bio, pb);
 
-	if ((pb->flags & UMLCOW_PB_FLUSH) && umlcow_real_error(*error))
+	if ((pb->flags & UMLCOW_PB_FLUSH) && umlcow_real_error(*error)) {
 		umlcow_set_mode(uc, UMLCOW_MODE_RO, "flushing the COW device failed");
-	else if ((pb->flags & UMLCOW_PB_READ_COW) && umlcow_real_error(*error) &&
-		 umlcow_get_mode(uc) == UMLCOW_MODE_RO)
+		return DM_ENDIO_DONE;
+	}
+
+	cow_failed = ((pb->flags & UMLCOW_PB_READ_COW) && umlcow_real_error(*error)) ||
+		     test_bit(UMLCOW_PB_PIECE_COW_FAILED, &pb->piece_flags);
+	if (!*error)
+		*error = pb->piece_status;
+	if (cow_failed && umlcow_get_mode(uc) == UMLCOW_MODE_RO)
 		umlcow_set_mode(uc, UMLCOW_MODE_FAIL,
 				"reading the COW device failed in read-only mode");
-
 	return DM_ENDIO_DONE;
 }
 
