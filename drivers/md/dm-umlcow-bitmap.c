@@ -26,8 +26,11 @@
 
 #define DM_MSG_PREFIX "umlcow"
 
-/* Bitmap blocks are staged in this much memory per write-back round. */
-#define UMLCOW_SHADOW_BYTES		(64 * 1024)
+/*
+ * Bitmap blocks are staged in at most this much memory per write-back round
+ * (a round costs one flush); a smaller bitmap needs only its own size.
+ */
+#define UMLCOW_SHADOW_MAX_BYTES		(64 * 1024)
 
 /*
  * A write or discard over a large range sets its bits a chunk of words at a
@@ -55,7 +58,6 @@ struct umlcow_bitmap {
 	unsigned int block_bytes;
 	unsigned int block_shift;
 	unsigned long first_bit;
-	unsigned long end_bit;
 
 	/* Setting bits, the dirty block map, the counters and @committing. */
 	spinlock_t lock;
@@ -264,10 +266,10 @@ void umlcow_bitmap_get_stats(struct umlcow_bitmap *bm,
 	stats->dirty = bm->nr_dirty;
 	spin_unlock_irqrestore(&bm->lock, flags);
 
-	stats->memory = sizeof(*bm) +
-		((size_t)bm->nr_blocks << bm->block_shift) +
+	/* What grows with the bitmap, not this context (lock debugging). */
+	stats->memory = ((size_t)bm->nr_blocks << bm->block_shift) +
 		BITS_TO_LONGS(bm->nr_blocks) * sizeof(long) +
-		UMLCOW_SHADOW_BYTES +
+		((size_t)bm->shadow_slots << bm->block_shift) +
 		bm->shadow_slots * sizeof(unsigned long);
 }
 
@@ -597,8 +599,9 @@ static int umlcow_bitmap_alloc(struct umlcow_bitmap *bm, char **error)
 		return -ENOMEM;
 	}
 
-	bm->shadow_slots = UMLCOW_SHADOW_BYTES >> bm->block_shift;
-	bm->shadow = vmalloc(UMLCOW_SHADOW_BYTES);
+	bm->shadow_slots = min_t(unsigned long, bm->nr_blocks,
+				 UMLCOW_SHADOW_MAX_BYTES >> bm->block_shift);
+	bm->shadow = vmalloc((size_t)bm->shadow_slots << bm->block_shift);
 	bm->shadow_blocks = kcalloc(bm->shadow_slots, sizeof(unsigned long),
 				    GFP_KERNEL);
 	if (!bm->shadow || !bm->shadow_blocks) {
@@ -643,7 +646,6 @@ umlcow_bitmap_create(struct mapped_device *md, struct block_device *cow,
 	bm->span_sector = span_start >> SECTOR_SHIFT;
 	bm->nr_blocks = (span_end - span_start) >> bm->block_shift;
 	bm->first_bit = (geo->offset - span_start) * 8;
-	bm->end_bit = bm->first_bit + geo->nr_bits;
 
 	r = umlcow_bitmap_alloc(bm, error);
 	if (r) {

@@ -43,7 +43,7 @@ static inline void umlcow_bitmap_span(const struct umlcow_bitmap_geometry *geo,
 struct umlcow_bitmap_stats {
 	u64 allocated;		/* bits set */
 	unsigned long dirty;	/* bitmap blocks not yet written back */
-	size_t memory;		/* bytes of kernel memory held */
+	size_t memory;		/* bytes held: copy, dirty map, write-back buffer */
 };
 
 int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
