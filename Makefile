@@ -85,7 +85,7 @@ uninstall-module:
 	-cd $(DESTDIR)/lib/modules/$(KVER) 2>/dev/null && rmdir updates/drivers/md updates/drivers updates 2>/dev/null
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
-check-kernels: tools
+check-kernels: all
 	scripts/check-kernels $(KVERS)
 
 # DKMS: the module's sources as /usr/src/umlcow-VERSION (what the umlcow-dkms
