@@ -50,4 +50,15 @@ static inline int fuzz_memfd(int *fd, const void *data, size_t len)
 	return *fd;
 }
 
+/* @cf reads @data (parsed as @ci) through the memfd *@fd. -1 on failure. */
+static inline int fuzz_file(struct cow_file *cf, int *fd, const uint8_t *data,
+			    size_t size, const struct cow_info *ci)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->fd = fuzz_memfd(fd, data, size);
+	cf->info = *ci;
+	strcpy(cf->why, "fuzz");
+	return cf->fd < 0 ? -1 : 0;
+}
+
 #endif

@@ -99,13 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cow_detect(data, size, size, NULL, NULL, &ci, NULL, 0, &err))
 		return 0;
 	fuzz_invariants(&ci, size);
-	if (fuzz_memfd(&in_fd, data, size) < 0)
+	if (fuzz_file(&cf, &in_fd, data, size, &ci))
 		return 0;
-
-	memset(&cf, 0, sizeof(cf));
-	cf.fd = in_fd;
-	cf.info = ci;
-	strcpy(cf.why, "fuzz");
 	cow_check(&cf, NULL, "no backing", false, NULL, NULL, &err);
 	if (cow_bitmap_count(&cf, &n, &err))
 		abort();

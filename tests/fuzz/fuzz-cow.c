@@ -128,12 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fuzz_invariants(&ci, size);
 
-	if (fuzz_memfd(&mfd, data, size) < 0)
+	if (fuzz_file(&cf, &mfd, data, size, &ci))
 		return 0;
-	memset(&cf, 0, sizeof(cf));
-	cf.fd = mfd;
-	cf.info = ci;
-	strcpy(cf.why, "fuzz");
 	runs[0] = ci.tracked_sectors;
 	runs[1] = runs[2] = 0;
 	/* the scan and the count find the bits that are in the input */

@@ -104,10 +104,8 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &c, err);
 	free(c.buf);
-	if (ret == 0 && fsync(dst.fd) < 0) {
-		cow_seterr(err, "fsync: %m");
-		ret = -1;
-	}
+	if (ret == 0)
+		ret = cow_fsync(dst.fd, NULL, err);
 	cow_close(&dst);
 	if (ret)
 		goto fail;

@@ -164,10 +164,8 @@ int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 		cow_seterr(err, "truncate: %s", strerror(errno));
 		goto out;
 	}
-	if (fsync(out_fd) < 0) {
-		cow_seterr(err, "fsync: %s", strerror(errno));
+	if (cow_fsync(out_fd, NULL, err))
 		goto out;
-	}
 	ret = 0;
 out:
 	free(buf);
@@ -219,11 +217,8 @@ int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 	free(ip.buf);
 	if (ret)
 		return -1;
-	if (fsync(backing_fd) < 0) {
-		cow_seterr(err, "fsync of the backing file: %s",
-			   strerror(errno));
+	if (cow_fsync(backing_fd, "the backing file", err))
 		return -1;
-	}
 	progress(p, cf->info.size, cf->info.size);
 	return 0;
 }

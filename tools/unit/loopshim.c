@@ -89,13 +89,18 @@ static enum kind kind_of_path(const char *path)
 	return LOOP;
 }
 
-static int do_open(const char *name, const char *path, int flags,
-		   mode_t mode)
+int open(const char *path, int flags, ...)
 {
-	open_fn real = (open_fn)dlsym(RTLD_NEXT, name);
+	open_fn real = (open_fn)dlsym(RTLD_NEXT, "open");
 	enum kind k = kind_of_path(path);
+	mode_t mode = 0;
+	va_list ap;
 	int fd;
 
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
 	if (k == NONE)
 		return real(path, flags, mode);
 	parse_faults();
@@ -107,29 +112,8 @@ static int do_open(const char *name, const char *path, int flags,
 	return fd;
 }
 
-int open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	return do_open("open", path, flags, mode);
-}
-
-int open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	return do_open("open64", path, flags, mode);
-}
+/* On 64-bit glibc open64 is open. */
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int close(int fd)
 {
