@@ -268,14 +268,8 @@ int cmd_create(int argc, char **argv)
 		cli_err("create", "give BACKING FILE.cow, or --backing BACKING FILE.cow");
 		return EXIT_USAGE;
 	}
-	if (o.layout) {
+	if (o.layout)	/* a known name: cli_parse() checked it */
 		co.layout = cow_layout_find(o.layout, &co.order);
-		if (!co.layout) {
-			cli_err("create", "unknown layout '%s' (known: %s)",
-				o.layout, cow_layout_names());
-			return EXIT_USAGE;
-		}
-	}
 	if (cow_create(cow, backing, &co, &err)) {
 		cli_cow_err(cow, &err);
 		return EXIT_FAIL;

@@ -327,6 +327,7 @@ static int open_cow_locked(struct open_state *s)
 				    .backing = s->o->backing,
 				    .writable = !s->read_only };
 	struct cow_err e;
+	struct stat st;
 	int fd;
 
 	fd = cow_open_path(s->path, s->read_only ? O_RDONLY : O_RDWR, false,
@@ -336,7 +337,8 @@ static int open_cow_locked(struct open_state *s)
 		    (errno == EROFS || errno == EACCES || errno == EPERM))
 			cli_err(s->path, "cannot open for writing: %s; map it with --read-only",
 				strerror(errno));
-		else if (errno == EINVAL && !s->read_only)
+		else if (errno == EINVAL && stat(s->path, &st) == 0 &&
+			 S_ISBLK(st.st_mode))
 			cli_err(s->path, "%s (map a COW file on a block device by hand: see 'table')",
 				e.msg);
 		else

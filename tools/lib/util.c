@@ -134,8 +134,9 @@ int cow_open_path(const char *path, int flags, bool blk_ok, const char *what,
 	if (fd < 0) {
 		e = errno;
 		if (e == EISDIR)
-			cow_seterr(err, "%s%sis a directory", what ? what : "",
-				   what ? " " : "");
+			cow_seterr(err, "%s%sis a directory, not a regular file%s",
+				   what ? what : "", what ? " " : "",
+				   blk_ok ? " or block device" : "");
 		else
 			cow_seterr(err, "%s%s%s", what ? what : "",
 				   what ? ": " : "", strerror(e));
