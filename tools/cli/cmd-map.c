@@ -151,12 +151,14 @@ static void explain_tail(const struct cow_info *info,
 	char which[64];
 
 	if (p->tail_sectors == 1)
-		snprintf(which, sizeof(which), "its last sector has");
+		snprintf(which, sizeof(which), "the last sector");
 	else
-		snprintf(which, sizeof(which), "its last %" PRIu64 " sectors have",
+		snprintf(which, sizeof(which), "the last %" PRIu64 " sectors",
 			 p->tail_sectors);
-	cli_err(path, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding) and that byte is the data area's first, so %s no bit; UML reads %s from the backing file, and so does this mapping, where a write could not be kept; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
-		info->layout_name, which, p->tail_sectors == 1 ? "it" : "them");
+	cli_err(path, "mapping read-only: the short %s bitmap has no bit for %s ('" PROG " upgrade' makes a v3 copy that maps read-write)",
+		info->layout_name, which);
+	cli_info(path, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads %s from the backing file, and so does this mapping, where a write could not be kept",
+		 which);
 }
 
 /* ---- open ------------------------------------------------------------ */
