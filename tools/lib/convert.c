@@ -96,7 +96,9 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 		cow_close(&dst);
 		goto fail;
 	}
-	c = (struct copy){ cf, &dst, malloc(CCHUNK), p, err };
+	c = (struct copy){ cf, &dst,
+			   cow_chunk_alloc(si->nr_sectors * si->sector_size,
+					   CCHUNK), p, err };
 	if (!c.buf) {
 		cow_seterr(err, "out of memory");
 		cow_close(&dst);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,11 @@ int cow_pwrite_full(int fd, const void *buf, size_t len, uint64_t off,
 		    struct cow_err *err)
 {
 	return transfer(fd, (char *)buf, len, off, true, err);
+}
+
+void *cow_chunk_alloc(uint64_t total, size_t max)
+{
+	return malloc(total < max ? (total ? (size_t)total : 1) : max);
 }
 
 int cow_fsync(int fd, const char *what, struct cow_err *err)
