@@ -96,10 +96,8 @@ static int fill(struct cow_file *cf, uint64_t seed, uint64_t pct,
 		}
 		s += len;
 	}
-	if (fsync(cf->fd) < 0) {
-		cow_seterr(err, "fsync: %s", strerror(errno));
+	if (cow_fsync(cf->fd, NULL, err))
 		goto out;
-	}
 	ret = 0;
 out:
 	free(buf);

@@ -200,7 +200,13 @@ int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 		switch (c) {
 		case O_BACKING: o->backing = optarg; break;
 		case O_FORCE: o->force = true; break;
-		case O_LAYOUT: o->layout = optarg; break;
+		case O_LAYOUT:
+			if (!cow_layout_find(optarg, NULL))
+				return cli_usage_error(cmd, "unknown layout '%s' (known: %s)",
+						       optarg, cow_layout_names()),
+				       -1;
+			o->layout = optarg;
+			break;
 		case O_VERBOSE: if (!cli_verbose) cli_verbose = 1; break;
 		case O_DEBUG: cli_verbose = 2; break;
 		case O_HELP: fputs(help, stdout); return 1;

@@ -49,7 +49,7 @@ const char cmd_merge_help[] =
 "merge leaves nothing behind and never harms an existing OUT.img.\n"
 "Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
 "merged too (uml_moo and UML's next boot ignore them).\n"
-"      --overwrite      replace an existing OUT.img (a regular file)\n"
+"      --overwrite      replace an existing regular OUT.img (not an input)\n"
 "      --in-place       merge into the backing file (changes its mtime:\n"
 "                       other COW files on it no longer match)\n"
 "  -y, --yes            really do the --in-place merge\n"
@@ -268,14 +268,8 @@ int cmd_create(int argc, char **argv)
 		cli_err("create", "give BACKING FILE.cow, or --backing BACKING FILE.cow");
 		return EXIT_USAGE;
 	}
-	if (o.layout) {
+	if (o.layout)	/* a known name: cli_parse() checked it */
 		co.layout = cow_layout_find(o.layout, &co.order);
-		if (!co.layout) {
-			cli_err("create", "unknown layout '%s' (known: %s)",
-				o.layout, cow_layout_names());
-			return EXIT_USAGE;
-		}
-	}
 	if (cow_create(cow, backing, &co, &err)) {
 		cli_cow_err(cow, &err);
 		return EXIT_FAIL;
@@ -350,6 +344,28 @@ out:
 	return ret;
 }
 
+/*
+ * OUT.img must be neither the COW file nor its backing file: even with
+ * --overwrite, replacing one of those with the image loses the other's data.
+ */
+static int merge_target_ok(const struct cow_file *cf,
+			   const struct cow_backing *b, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	if (st.st_dev == cf->dev && st.st_ino == cf->ino) {
+		cli_err(path, "is the COW file itself; not replaced");
+		return -1;
+	}
+	if (st.st_dev == b->dev && st.st_ino == b->ino) {
+		cli_err(path, "is the backing file; not replaced (merge into it with --in-place --yes)");
+		return -1;
+	}
+	return 0;
+}
+
 static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 			 const struct cow_backing *b, const char *path)
 {
@@ -359,6 +375,8 @@ static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 	struct cow_err err;
 	int bfd, ofd = -1, ret = EXIT_FAIL;
 
+	if (merge_target_ok(cf, b, path))
+		return EXIT_FAIL;
 	bfd = open_backing(b, false);
 	if (bfd < 0)
 		return EXIT_FAIL;

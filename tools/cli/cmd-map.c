@@ -151,12 +151,14 @@ static void explain_tail(const struct cow_info *info,
 	char which[64];
 
 	if (p->tail_sectors == 1)
-		snprintf(which, sizeof(which), "its last sector has");
+		snprintf(which, sizeof(which), "the last sector");
 	else
-		snprintf(which, sizeof(which), "its last %" PRIu64 " sectors have",
+		snprintf(which, sizeof(which), "the last %" PRIu64 " sectors",
 			 p->tail_sectors);
-	cli_err(path, "mapping read-only: this %s file's bitmap is one byte short (UML's rounding) and that byte is the data area's first, so %s no bit; UML reads %s from the backing file, and so does this mapping, where a write could not be kept; 'umlcow-setup upgrade' makes a v3 copy that maps read-write",
-		info->layout_name, which, p->tail_sectors == 1 ? "it" : "them");
+	cli_err(path, "mapping read-only: the short %s bitmap has no bit for %s ('" PROG " upgrade' makes a v3 copy that maps read-write)",
+		info->layout_name, which);
+	cli_info(path, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads %s from the backing file, and so does this mapping, where a write could not be kept",
+		 which);
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -327,6 +329,7 @@ static int open_cow_locked(struct open_state *s)
 				    .backing = s->o->backing,
 				    .writable = !s->read_only };
 	struct cow_err e;
+	struct stat st;
 	int fd;
 
 	fd = cow_open_path(s->path, s->read_only ? O_RDONLY : O_RDWR, false,
@@ -336,7 +339,8 @@ static int open_cow_locked(struct open_state *s)
 		    (errno == EROFS || errno == EACCES || errno == EPERM))
 			cli_err(s->path, "cannot open for writing: %s; map it with --read-only",
 				strerror(errno));
-		else if (errno == EINVAL && !s->read_only)
+		else if (errno == EINVAL && stat(s->path, &st) == 0 &&
+			 S_ISBLK(st.st_mode))
 			cli_err(s->path, "%s (map a COW file on a block device by hand: see 'table')",
 				e.msg);
 		else

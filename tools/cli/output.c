@@ -72,15 +72,16 @@ int cli_output_begin(struct cli_output *out, const char *final,
 	out->tmp = NULL;
 	out->overwrite = overwrite;
 	if (lstat(final, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			/* not even --overwrite replaces it: no hint */
+			cli_err(final, "is %s, not a regular file; not replaced",
+				cow_file_type(st.st_mode));
+			return -1;
+		}
 		if (!overwrite) {
 			cli_err(final, can_overwrite ?
 				"already exists (--overwrite replaces it)" :
 				"already exists; refusing to overwrite it");
-			return -1;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			cli_err(final, "is %s; --overwrite replaces only a regular file",
-				cow_file_type(st.st_mode));
 			return -1;
 		}
 	} else if (errno != ENOENT) {

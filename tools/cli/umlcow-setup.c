@@ -151,7 +151,15 @@ int main(int argc, char **argv)
 		pos = -1;
 	}
 	if (!cmd) {
-		cli_err(NULL, "no command or file given; try '" PROG " --help'");
+		struct cli_opts o;
+		char *name = argv[0];
+
+		/* A bad option or value is named before what is missing. */
+		argv[0] = NULL;
+		ret = cli_parse(argc, argv, ~0U, "", 0, argc, &o);
+		argv[0] = name;
+		if (ret == 0)
+			cli_err(NULL, "no command or file given; try '" PROG " --help'");
 		return EXIT_USAGE;
 	}
 

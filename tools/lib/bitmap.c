@@ -77,7 +77,7 @@ int cow_bitmap_set_range(struct cow_file *cf, uint64_t first, uint64_t count,
 		return -1;
 	if (count == 0)
 		return 0;
-	buf = malloc(CHUNK);
+	buf = cow_chunk_alloc((end - 1) / 8 + 1 - first / 8, CHUNK);
 	if (!buf) {
 		cow_seterr(err, "out of memory");
 		return -1;
@@ -152,7 +152,7 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 	const struct cow_info *ci = &cf->info;
 	struct runs r = { .fn = fn, .ctx = ctx, .nr = ci->tracked_sectors };
 	uint64_t end = (ci->tracked_sectors + 7) / 8;	/* <= bitmap_len */
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = cow_chunk_alloc(end, CHUNK);
 	uint64_t pos = 0;
 	int ret = 0;
 

@@ -96,7 +96,9 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 		cow_close(&dst);
 		goto fail;
 	}
-	c = (struct copy){ cf, &dst, malloc(CCHUNK), p, err };
+	c = (struct copy){ cf, &dst,
+			   cow_chunk_alloc(si->nr_sectors * si->sector_size,
+					   CCHUNK), p, err };
 	if (!c.buf) {
 		cow_seterr(err, "out of memory");
 		cow_close(&dst);
@@ -104,10 +106,8 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &c, err);
 	free(c.buf);
-	if (ret == 0 && fsync(dst.fd) < 0) {
-		cow_seterr(err, "fsync: %m");
-		ret = -1;
-	}
+	if (ret == 0)
+		ret = cow_fsync(dst.fd, NULL, err);
 	cow_close(&dst);
 	if (ret)
 		goto fail;

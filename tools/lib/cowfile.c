@@ -185,10 +185,8 @@ int cow_write_header_fields(struct cow_file *cf, const char *path,
 	    cow_header_patch(l, cf->info.order, buf, path, mtime, err) ||
 	    cow_pwrite_full(cf->fd, buf, l->hdr_size, 0, err))
 		goto out;
-	if (fsync(cf->fd) < 0) {
-		cow_seterr(err, "fsync: %s", strerror(errno));
+	if (cow_fsync(cf->fd, NULL, err))
 		goto out;
-	}
 	if (path)
 		snprintf(cf->info.backing_file, sizeof(cf->info.backing_file),
 			 "%s", path);

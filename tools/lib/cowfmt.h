@@ -550,6 +550,13 @@ int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,
 		   struct cow_err *err);
 int cow_pwrite_full(int fd, const void *buf, size_t len, uint64_t off,
 		    struct cow_err *err);
+/*
+ * A buffer for stepping through @total bytes at most @max at a time: no
+ * larger than the work (a small image needs no 1 MiB buffer). free() it.
+ */
+void *cow_chunk_alloc(uint64_t total, size_t max);
+/* fsync(@fd); on failure "fsync of @what: ..." (@what may be NULL). */
+int cow_fsync(int fd, const char *what, struct cow_err *err);
 bool cow_is_zero(const void *buf, size_t len);
 bool cow_is_pow2(uint64_t v);
 

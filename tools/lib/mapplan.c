@@ -49,8 +49,9 @@ int cow_map_plan(const struct cow_info *info, uint32_t cow_block,
 	if (bm_end > p->data_offset && p->nr_sectors > info->bitmap_len * 8)
 		p->nr_sectors = info->bitmap_len * 8;
 	if (p->nr_sectors == 0) {
-		cow_seterr(err, "no sector of this %s image has a bit in its short bitmap (UML's rounding), and the missing byte is the data area's: UML reads it all from the backing file; there is nothing to map",
+		cow_seterr(err, "nothing to map: no sector has a bit in the short %s bitmap",
 			   info->layout_name);
+		cow_setdetail(err, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads the whole image from the backing file");
 		return -1;
 	}
 	p->padding_bits = p->nr_sectors > info->bitmap_len * 8;

@@ -96,7 +96,7 @@ int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 {
 	const struct cow_info *ci = &cf->info;
 	uint64_t ss = ci->sector_size, size = ci->size, pos = 0;
-	uint8_t *buf = malloc(MCHUNK), bm[MCHUNK / 512 / 8];
+	uint8_t *buf = cow_chunk_alloc(size, MCHUNK), bm[MCHUNK / 512 / 8];
 	bool sparse;
 	struct stat st;
 	int ret = -1;
@@ -164,10 +164,8 @@ int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 		cow_seterr(err, "truncate: %s", strerror(errno));
 		goto out;
 	}
-	if (fsync(out_fd) < 0) {
-		cow_seterr(err, "fsync: %s", strerror(errno));
+	if (cow_fsync(out_fd, NULL, err))
 		goto out;
-	}
 	ret = 0;
 out:
 	free(buf);
@@ -208,7 +206,8 @@ static int copy_run(void *ctx, uint64_t first, uint64_t count)
 int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 		       const struct cow_progress *p, struct cow_err *err)
 {
-	struct inplace ip = { cf, backing_fd, malloc(MCHUNK), p, err };
+	struct inplace ip = { cf, backing_fd,
+			      cow_chunk_alloc(cf->info.size, MCHUNK), p, err };
 	int ret;
 
 	if (!ip.buf) {
@@ -219,11 +218,8 @@ int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 	free(ip.buf);
 	if (ret)
 		return -1;
-	if (fsync(backing_fd) < 0) {
-		cow_seterr(err, "fsync of the backing file: %s",
-			   strerror(errno));
+	if (cow_fsync(backing_fd, "the backing file", err))
 		return -1;
-	}
 	progress(p, cf->info.size, cf->info.size);
 	return 0;
 }

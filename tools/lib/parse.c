@@ -50,14 +50,16 @@ static int parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		   (order == -1 || order == COW_LE)) {
 		o = COW_LE;
 	} else {
-		if (get_u32(buf, COW_LE) == COW_MAGIC)
+		if (get_u32(buf, COW_LE) == COW_MAGIC) {
 			cow_seterr(err, "little-endian magic (4d 4f 4f 4f), which only v1 layouts use");
-		else if (get_u32(buf, COW_BE) == COW_MAGIC)
+		} else if (get_u32(buf, COW_BE) == COW_MAGIC) {
 			cow_seterr(err, "big-endian magic, but %s-le was asked for",
 				   l->name);
-		else
-			cow_seterr(err, "bad magic %02x %02x %02x %02x: not a COW file (a COW file starts with 4f 4f 4f 4d, or 4d 4f 4f 4f for a little-endian v1)",
+		} else {
+			cow_seterr(err, "bad magic %02x %02x %02x %02x: not a COW file",
 				   buf[0], buf[1], buf[2], buf[3]);
+			cow_setdetail(err, "a COW file starts with 4f 4f 4f 4d, or 4d 4f 4f 4f for a little-endian v1");
+		}
 		return -1;
 	}
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,29 +37,34 @@ void cow_setdetail(struct cow_err *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,
-		   struct cow_err *err)
+/*
+ * pread() or pwrite() all of [@off, @off + @len), retrying short transfers
+ * and EINTR; a read past the end of the file gives zeros.
+ */
+static int transfer(int fd, char *p, size_t len, uint64_t off, bool write,
+		    struct cow_err *err)
 {
-	char *p = buf;
+	const char *what = write ? "write" : "read";
 
 	if (off > (uint64_t)INT64_MAX - len) {
-		cow_seterr(err, "read at offset %llu overflows",
+		cow_seterr(err, "%s at offset %llu overflows", what,
 			   (unsigned long long)off);
 		return -1;
 	}
 	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n = write ? pwrite(fd, p, len, (off_t)off) :
+				    pread(fd, p, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			cow_seterr(err, "read at offset %llu: %s",
+			cow_seterr(err, "%s at offset %llu: %s", what,
 				   (unsigned long long)off, strerror(errno));
 			if (err)
 				err->kind = COW_ERR_SYSTEM;
 			return -1;
 		}
-		if (n == 0) {	/* past the end of the file: zeros */
+		if (n == 0 && !write) {	/* past the end of the file: zeros */
 			memset(p, 0, len);
 			return 0;
 		}
@@ -69,33 +75,32 @@ int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
+int cow_pread_full(int fd, void *buf, size_t len, uint64_t off,
+		   struct cow_err *err)
+{
+	return transfer(fd, buf, len, off, false, err);
+}
+
 int cow_pwrite_full(int fd, const void *buf, size_t len, uint64_t off,
 		    struct cow_err *err)
 {
-	const char *p = buf;
+	return transfer(fd, (char *)buf, len, off, true, err);
+}
 
-	if (off > (uint64_t)INT64_MAX - len) {
-		cow_seterr(err, "write at offset %llu overflows",
-			   (unsigned long long)off);
-		return -1;
-	}
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
+void *cow_chunk_alloc(uint64_t total, size_t max)
+{
+	return malloc(total < max ? (total ? (size_t)total : 1) : max);
+}
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			cow_seterr(err, "write at offset %llu: %s",
-				   (unsigned long long)off, strerror(errno));
-			if (err)
-				err->kind = COW_ERR_SYSTEM;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+int cow_fsync(int fd, const char *what, struct cow_err *err)
+{
+	if (fsync(fd) == 0)
+		return 0;
+	cow_seterr(err, "fsync%s%s: %s", what ? " of " : "", what ? what : "",
+		   strerror(errno));
+	if (err)
+		err->kind = COW_ERR_SYSTEM;
+	return -1;
 }
 
 bool cow_is_zero(const void *buf, size_t len)
@@ -135,8 +140,9 @@ int cow_open_path(const char *path, int flags, bool blk_ok, const char *what,
 	if (fd < 0) {
 		e = errno;
 		if (e == EISDIR)
-			cow_seterr(err, "%s%sis a directory", what ? what : "",
-				   what ? " " : "");
+			cow_seterr(err, "%s%sis a directory, not a regular file%s",
+				   what ? what : "", what ? " " : "",
+				   blk_ok ? " or block device" : "");
 		else
 			cow_seterr(err, "%s%s%s", what ? what : "",
 				   what ? ": " : "", strerror(e));
