@@ -616,6 +616,16 @@ static void umlcow_remap(struct bio *bio, struct dm_dev *dev, sector_t sector)
 	bio->bi_iter.bi_sector = sector;
 }
 
+/* Send a read of image sectors at @offset to the device that holds them. */
+static void umlcow_remap_read(struct umlcow_c *uc, struct bio *bio,
+			      sector_t offset, bool from_cow)
+{
+	if (from_cow)
+		umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
+	else
+		umlcow_remap(bio, uc->backing_dev, offset);
+}
+
 /*
  * A read piece split off the clone has completed.  Its error is kept aside
  * rather than in the clone's status, so that umlcow_end_io() can tell a
@@ -668,10 +678,7 @@ static bool umlcow_submit_piece(struct umlcow_c *uc, struct bio *clone,
 	piece->bi_end_io = from_cow ? umlcow_cow_piece_endio :
 				      umlcow_backing_piece_endio;
 	bio_inc_remaining(clone);
-	if (from_cow)
-		umlcow_remap(piece, uc->cow_dev, uc->data_start + offset);
-	else
-		umlcow_remap(piece, uc->backing_dev, offset);
+	umlcow_remap_read(uc, piece, offset, from_cow);
 	submit_bio_noacct(piece);
 	return true;
 }
@@ -744,12 +751,9 @@ static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
 		offset += len;
 	}
 
-	if (!from_cow) {
-		umlcow_remap(bio, uc->backing_dev, offset);
-		return DM_MAPIO_REMAPPED;
-	}
-	pb->flags = UMLCOW_PB_READ_COW;
-	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
+	if (from_cow)
+		pb->flags = UMLCOW_PB_READ_COW;
+	umlcow_remap_read(uc, bio, offset, from_cow);
 	return DM_MAPIO_REMAPPED;
 }
 
