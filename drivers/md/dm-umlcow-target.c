@@ -694,23 +694,21 @@ static int umlcow_map_read_slow(struct umlcow_c *uc, struct bio *bio,
 	u64 first = offset >> uc->sector_shift;
 	u64 end = ((offset + nr - 1) >> uc->sector_shift) + 1;
 	u64 next = umlcow_bitmap_run_end(uc->bm, first, end);
+	bool from_cow = umlcow_bitmap_test(uc->bm, first);
 
 	if (next < end)
 		dm_accept_partial_bio(bio, (next << uc->sector_shift) - offset);
 
-	if (!umlcow_bitmap_test(uc->bm, first)) {
-		umlcow_remap(bio, uc->backing_dev, offset);
-		return DM_MAPIO_REMAPPED;
-	}
-
-	if (uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors) {
+	if (from_cow &&
+	    uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors) {
 		DMERR_LIMIT("%s: allocated sector %llu lies beyond the end of the COW device",
 			    dm_device_name(umlcow_md(uc)),
 			    (unsigned long long)offset);
 		return DM_MAPIO_KILL;
 	}
-	pb->flags = UMLCOW_PB_READ_COW;
-	umlcow_remap(bio, uc->cow_dev, uc->data_start + offset);
+	if (from_cow)
+		pb->flags = UMLCOW_PB_READ_COW;
+	umlcow_remap_read(uc, bio, offset, from_cow);
 	return DM_MAPIO_REMAPPED;
 }
 
