@@ -15,6 +15,7 @@
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
 #include <linux/dm-io.h>
+#include <linux/error-injection.h>
 #include <linux/log2.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -54,6 +55,7 @@ struct umlcow_bitmap {
 
 	/* Under umlcow_bitmaps_lock. */
 	unsigned int refs;
+	struct list_head users;		/* struct umlcow_bitmap_user */
 	bool closing;			/* the last table is letting go */
 
 	/*
@@ -67,12 +69,21 @@ struct umlcow_bitmap {
 	unsigned int block_shift;
 	unsigned long first_bit;
 
-	/* Setting bits, the dirty block map, the counters and @committing. */
+	/*
+	 * Setting bits, the dirty and pending block maps and the counters.
+	 * A block is durable when it is in neither map: dirty blocks changed
+	 * since they were last staged; pending blocks were staged by a
+	 * write-back and are not known to be on disk until a flush issued
+	 * after their write has succeeded.  A failed write-back moves every
+	 * pending block back to dirty.
+	 */
 	spinlock_t lock;
 	unsigned long *dirty;		/* one bit per block of the span */
 	unsigned long nr_dirty;
+	unsigned long *pending;		/* one bit per block of the span */
+	unsigned long nr_pending;
 	u64 nr_allocated;
-	bool committing;		/* a write-back has blocks in flight */
+	bool write_back_failed;		/* the last write-back failed */
 
 	/* Loading and write-back, and everything they use. */
 	struct mutex commit_lock;
@@ -186,16 +197,17 @@ static void __umlcow_set_bits(struct umlcow_bitmap *bm, unsigned long b,
 	}
 }
 
-/* Is any bitmap block holding bits [b, e) waiting for write-back? */
-static bool __umlcow_range_dirty(struct umlcow_bitmap *bm, unsigned long b,
-				 unsigned long e)
+/* Is any bitmap block holding bits [b, e) possibly not on disk yet? */
+static bool __umlcow_range_volatile(struct umlcow_bitmap *bm, unsigned long b,
+				    unsigned long e)
 {
 	unsigned long bfirst = umlcow_bit_block(bm, b);
 	unsigned long blast = umlcow_bit_block(bm, e - 1);
 
 	lockdep_assert_held(&bm->lock);
 
-	return find_next_bit(bm->dirty, blast + 1, bfirst) <= blast;
+	return find_next_bit(bm->dirty, blast + 1, bfirst) <= blast ||
+	       find_next_bit(bm->pending, blast + 1, bfirst) <= blast;
 }
 
 /**
@@ -209,9 +221,11 @@ static bool __umlcow_range_dirty(struct umlcow_bitmap *bm, unsigned long b,
  * context.  A large range is set a chunk at a time, dropping the lock in
  * between.
  *
- * Return: true when @fua is set and the bits may not be durable yet (new, in
- * a dirty block, or in a write-back that has not finished): the write must
- * not complete before umlcow_bitmap_commit().
+ * Return: true when @fua is set and the bits may not be durable yet (in a
+ * dirty block, or in one a write-back has staged but not yet flushed): the
+ * write must not complete before umlcow_bitmap_commit().  A FUA overwrite
+ * of sectors whose blocks are durable does not wait for a write-back that
+ * is busy with other blocks.
  */
 bool umlcow_bitmap_set_range(struct umlcow_bitmap *bm, u64 first, u64 end,
 			     bool fua)
@@ -233,8 +247,7 @@ bool umlcow_bitmap_set_range(struct umlcow_bitmap *bm, u64 first, u64 end,
 
 	if (fua) {
 		spin_lock_irqsave(&bm->lock, flags);
-		wait = bm->committing ||
-		       __umlcow_range_dirty(bm, bm->first_bit + first, e);
+		wait = __umlcow_range_volatile(bm, bm->first_bit + first, e);
 		spin_unlock_irqrestore(&bm->lock, flags);
 	}
 	return wait;
@@ -252,7 +265,7 @@ bool umlcow_bitmap_needs_commit(struct umlcow_bitmap *bm)
 	bool r;
 
 	spin_lock_irqsave(&bm->lock, flags);
-	r = bm->nr_dirty || bm->committing;
+	r = bm->nr_dirty || bm->nr_pending;
 	spin_unlock_irqrestore(&bm->lock, flags);
 	return r;
 }
@@ -276,7 +289,7 @@ void umlcow_bitmap_get_stats(struct umlcow_bitmap *bm,
 
 	/* What grows with the bitmap, not this context (lock debugging). */
 	stats->memory = ((size_t)bm->nr_blocks << bm->block_shift) +
-		BITS_TO_LONGS(bm->nr_blocks) * sizeof(long) +
+		2 * BITS_TO_LONGS(bm->nr_blocks) * sizeof(long) +
 		((size_t)bm->shadow_slots << bm->block_shift) +
 		bm->shadow_slots * sizeof(unsigned long);
 }
@@ -356,33 +369,97 @@ static u64 umlcow_count_allocated(struct umlcow_bitmap *bm)
 	return count;
 }
 
-/* Does another bitmap of the same owner still hold bits it could not write? */
-static bool umlcow_predecessor_dirty(struct umlcow_bitmap *bm)
+static bool __umlcow_used_by(struct umlcow_bitmap *bm, struct dm_table *table)
 {
-	struct umlcow_bitmap *other;
-	bool dirty = false;
+	struct umlcow_bitmap_user *user;
+
+	lockdep_assert_held(&umlcow_bitmaps_lock);
+
+	list_for_each_entry(user, &bm->users, node)
+		if (user->table == table)
+			return true;
+	return false;
+}
+
+static bool __umlcow_has_writer(struct umlcow_bitmap *bm)
+{
+	struct umlcow_bitmap_user *user;
+
+	lockdep_assert_held(&umlcow_bitmaps_lock);
+
+	list_for_each_entry(user, &bm->users, node)
+		if (user->writable)
+			return true;
+	return false;
+}
+
+/*
+ * A bitmap of the same dm device that @table does not use and that holds
+ * bits not yet on disk: the table @table replaces reached the COW file
+ * through another block device (or it mapped another COW file, which the
+ * kernel cannot tell apart).  Sets *@writable when a table using it may
+ * write it back.
+ */
+static struct umlcow_bitmap *umlcow_find_predecessor(struct umlcow_bitmap *bm,
+						     struct dm_table *table,
+						     bool *writable)
+{
+	struct umlcow_bitmap *other, *found = NULL;
 
 	mutex_lock(&umlcow_bitmaps_lock);
-	list_for_each_entry(other, &umlcow_bitmaps, list)
-		if (other != bm && other->owner == bm->owner &&
-		    umlcow_bitmap_needs_commit(other))
-			dirty = true;
+	list_for_each_entry(other, &umlcow_bitmaps, list) {
+		if (other == bm || other->owner != bm->owner ||
+		    __umlcow_used_by(other, table) ||
+		    !umlcow_bitmap_needs_commit(other))
+			continue;
+		found = other;
+		*writable = __umlcow_has_writer(other);
+		break;
+	}
 	mutex_unlock(&umlcow_bitmaps_lock);
-	return dirty;
+	return found;
+}
+
+/*
+ * Write back what the bitmaps a resumed table replaces still hold, before
+ * this one is read from disk: it may be the same COW file.  Runs in the
+ * preresume of @table, while the replaced table still holds its devices
+ * (device mapper destroys it only once the resume is over), so those
+ * bitmaps and their devices stay valid here.
+ */
+static int umlcow_settle_predecessors(struct umlcow_bitmap *bm,
+				      struct dm_table *table)
+{
+	struct umlcow_bitmap *other;
+	bool writable;
+	int r;
+
+	while ((other = umlcow_find_predecessor(bm, table, &writable))) {
+		r = writable ? umlcow_bitmap_commit(other) : -EROFS;
+		if (r) {
+			DMERR("%pg: the replaced table's bitmap on %pg still holds bits that cannot be written (%d); not reading a bitmap they are missing from",
+			      bm->cow, other->cow, r);
+			return -EIO;
+		}
+	}
+	return 0;
 }
 
 /**
  * umlcow_bitmap_load() - Read the bitmap from the COW device, once.
  * @bm: the bitmap
+ * @table: the table being resumed, which uses @bm
  *
- * Called when a table using @bm is first resumed: a table it replaces, of
- * the same dm device, has written its bits back by then, whatever device it
- * reached the COW file through.  A bitmap shared with an earlier table is
- * already loaded and is not read again.  Process context.
+ * Called when a table using @bm is resumed.  A table it replaces, of the
+ * same dm device, may have reached the same COW file through another
+ * device: its postsuspend wrote its bits back, and what it could not write
+ * is retried here first.  A bitmap shared with an earlier table is already
+ * loaded and is not read again.  Process context.
  *
- * Return: 0 or a negative errno.
+ * Return: 0, -EIO when bits of a replaced table still cannot be written, or
+ * another negative errno when the bitmap cannot be read.
  */
-int umlcow_bitmap_load(struct umlcow_bitmap *bm)
+int umlcow_bitmap_load(struct umlcow_bitmap *bm, struct dm_table *table)
 {
 	u64 allocated;
 	int r = 0;
@@ -391,12 +468,9 @@ int umlcow_bitmap_load(struct umlcow_bitmap *bm)
 	if (bm->loaded)
 		goto out;
 
-	if (umlcow_predecessor_dirty(bm)) {
-		DMERR("%pg: the replaced table left bits unwritten; not reading a stale bitmap",
-		      bm->cow);
-		r = -EIO;
+	r = umlcow_settle_predecessors(bm, table);
+	if (r)
 		goto out;
-	}
 
 	r = umlcow_meta_io(bm, REQ_OP_READ | REQ_META, bm->bits,
 			   bm->span_sector,
@@ -411,6 +485,8 @@ int umlcow_bitmap_load(struct umlcow_bitmap *bm)
 	spin_lock_irq(&bm->lock);
 	bitmap_zero(bm->dirty, bm->nr_blocks);
 	bm->nr_dirty = 0;
+	bitmap_zero(bm->pending, bm->nr_blocks);
+	bm->nr_pending = 0;
 	bm->nr_allocated = allocated;
 	spin_unlock_irq(&bm->lock);
 	bm->loaded = true;
@@ -428,12 +504,27 @@ static void __umlcow_stage(struct umlcow_bitmap *bm, unsigned int slot,
 	bm->shadow_blocks[slot] = blk;
 }
 
+static void __umlcow_mark_pending(struct umlcow_bitmap *bm, unsigned long blk)
+{
+	lockdep_assert_held(&bm->lock);
+
+	if (!__test_and_set_bit(blk, bm->pending))
+		bm->nr_pending++;
+}
+
+static void __umlcow_stage_pending(struct umlcow_bitmap *bm, unsigned int slot,
+				   unsigned long blk)
+{
+	__umlcow_stage(bm, slot, blk);
+	__umlcow_mark_pending(bm, blk);
+}
+
 /*
  * Copy up to shadow_slots dirty blocks, in ascending order from *pos, into
- * the shadow buffer and mark them clean, with the clean blocks of short gaps
- * between them (see UMLCOW_MERGE_GAP_BYTES).  A clean block holds what is on
- * disk: every bit set since it was last written would have dirtied it.
- * Returns how many blocks were taken.
+ * the shadow buffer and move them from dirty to pending, with the clean
+ * blocks of short gaps between them (see UMLCOW_MERGE_GAP_BYTES).  A clean
+ * block holds what is on disk: every bit set since it was last written
+ * would have dirtied it.  Returns how many blocks were taken.
  */
 static unsigned int umlcow_snapshot(struct umlcow_bitmap *bm,
 				    unsigned long *pos)
@@ -453,10 +544,10 @@ static unsigned int umlcow_snapshot(struct umlcow_bitmap *bm,
 		if (n && next - blk <= gap_max &&
 		    next - blk < bm->shadow_slots - n)
 			while (blk < next)
-				__umlcow_stage(bm, n++, blk++);
+				__umlcow_stage_pending(bm, n++, blk++);
 		__clear_bit(next, bm->dirty);
 		bm->nr_dirty--;
-		__umlcow_stage(bm, n++, next);
+		__umlcow_stage_pending(bm, n++, next);
 		blk = next + 1;
 	}
 	spin_unlock_irq(&bm->lock);
@@ -465,13 +556,39 @@ static unsigned int umlcow_snapshot(struct umlcow_bitmap *bm,
 	return n;
 }
 
-static void umlcow_redirty(struct umlcow_bitmap *bm, unsigned int n)
+/*
+ * A flush has succeeded: the blocks of the round written before it, the
+ * staged blocks in [first, end), are on disk.
+ */
+static void umlcow_settle_round(struct umlcow_bitmap *bm, unsigned long first,
+				unsigned long end)
 {
-	unsigned int i;
+	unsigned long blk;
 
 	spin_lock_irq(&bm->lock);
-	for (i = 0; i < n; i++)
-		__umlcow_mark_dirty(bm, bm->shadow_blocks[i]);
+	for (blk = find_next_bit(bm->pending, end, first); blk < end;
+	     blk = find_next_bit(bm->pending, end, blk + 1)) {
+		__clear_bit(blk, bm->pending);
+		bm->nr_pending--;
+	}
+	spin_unlock_irq(&bm->lock);
+}
+
+/*
+ * A write-back failed: no block staged since the last flush that succeeded
+ * is known to be on disk, whichever round staged it (a failed flush may
+ * also have lost the writes of earlier rounds, and a loop device reports
+ * that failure only once).  They are all dirty again.
+ */
+static void umlcow_redirty_pending(struct umlcow_bitmap *bm)
+{
+	unsigned long blk;
+
+	spin_lock_irq(&bm->lock);
+	for_each_set_bit(blk, bm->pending, bm->nr_blocks)
+		__umlcow_mark_dirty(bm, blk);
+	bitmap_zero(bm->pending, bm->nr_blocks);
+	bm->nr_pending = 0;
 	spin_unlock_irq(&bm->lock);
 }
 
@@ -512,41 +629,50 @@ static int umlcow_write_shadow(struct umlcow_bitmap *bm, unsigned int n)
 	return r;
 }
 
-static void umlcow_set_committing(struct umlcow_bitmap *bm, bool committing)
+/* The flush of a write-back; a function of its own for fail_function. */
+static noinline int umlcow_flush_cow(struct umlcow_bitmap *bm)
 {
-	spin_lock_irq(&bm->lock);
-	bm->committing = committing;
-	spin_unlock_irq(&bm->lock);
+	return blkdev_issue_flush(bm->cow);
 }
+ALLOW_ERROR_INJECTION(umlcow_flush_cow, ERRNO);
 
 /*
  * Each round takes a copy of some dirty blocks first, then flushes the COW
  * device, so the data of every bit in the copy (written before the copy was
- * taken) is durable before the copy is written; a final flush makes the
- * bitmap itself durable.  Bits set after a copy stay dirty for the next
- * round.
+ * taken) and the blocks the round before wrote are durable before the copy
+ * is written; a final flush makes the last round durable.  Bits set after a
+ * copy stay dirty for the next round.  On any failure every block staged
+ * since the last successful flush is dirty again.
  */
 static int __umlcow_write_back(struct umlcow_bitmap *bm)
 {
-	unsigned long pos = 0;
+	unsigned long pos = 0, round_first = 0, round_end = 0;
 	unsigned int n;
-	int r = 0;
+	int r;
 
 	lockdep_assert_held(&bm->commit_lock);
 
-	umlcow_set_committing(bm, true);
 	while ((n = umlcow_snapshot(bm, &pos))) {
-		r = blkdev_issue_flush(bm->cow);
-		if (!r)
-			r = umlcow_write_shadow(bm, n);
-		if (r) {
-			umlcow_redirty(bm, n);
-			goto out;
-		}
+		r = umlcow_flush_cow(bm);
+		if (r)
+			goto fail;
+		umlcow_settle_round(bm, round_first, round_end);
+		r = umlcow_write_shadow(bm, n);
+		if (r)
+			goto fail;
+		round_first = bm->shadow_blocks[0];
+		round_end = bm->shadow_blocks[n - 1] + 1;
 	}
-	r = blkdev_issue_flush(bm->cow);
-out:
-	umlcow_set_committing(bm, false);
+	r = umlcow_flush_cow(bm);
+	if (r)
+		goto fail;
+	umlcow_settle_round(bm, round_first, round_end);
+	bm->write_back_failed = false;
+	return 0;
+
+fail:
+	umlcow_redirty_pending(bm);
+	bm->write_back_failed = true;
 	return r;
 }
 
@@ -555,8 +681,9 @@ out:
  * @bm: the bitmap
  *
  * Writes every dirty bitmap block back and leaves the COW device flushed, so
- * the data of every bit set so far and the bits themselves are on disk.  A
- * block that could not be written stays dirty.  Process context.
+ * the data of every bit set so far and the bits themselves are on disk.  On
+ * failure every block not known to be on disk stays dirty, for a retry.
+ * Only a table that may write the COW device calls it.  Process context.
  *
  * Return: 0 or a negative errno.
  */
@@ -579,6 +706,7 @@ static void umlcow_bitmap_free(struct umlcow_bitmap *bm)
 		dm_io_client_destroy(bm->io_client);
 	kfree(bm->shadow_blocks);
 	vfree(bm->shadow);
+	vfree(bm->pending);
 	vfree(bm->dirty);
 	vfree(bm->bits);
 	kfree(bm);
@@ -601,6 +729,14 @@ static int umlcow_check_memory(struct umlcow_bitmap *bm, size_t span,
 	return -ENOMEM;
 }
 
+/* One bit per block of the span, all clear. */
+static unsigned long *umlcow_alloc_block_map(struct umlcow_bitmap *bm)
+{
+	return __vmalloc(BITS_TO_LONGS(bm->nr_blocks) * sizeof(long),
+			 GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN |
+			 __GFP_ZERO);
+}
+
 static int umlcow_bitmap_alloc(struct umlcow_bitmap *bm, char **error)
 {
 	size_t span = (size_t)bm->nr_blocks << bm->block_shift;
@@ -613,10 +749,9 @@ static int umlcow_bitmap_alloc(struct umlcow_bitmap *bm, char **error)
 	/* Fail rather than wake the OOM killer when memory runs out anyway. */
 	bm->bits = __vmalloc(span, GFP_KERNEL | __GFP_RETRY_MAYFAIL |
 			     __GFP_NOWARN);
-	bm->dirty = __vmalloc(BITS_TO_LONGS(bm->nr_blocks) * sizeof(long),
-			      GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN |
-			      __GFP_ZERO);
-	if (!bm->bits || !bm->dirty) {
+	bm->dirty = umlcow_alloc_block_map(bm);
+	bm->pending = umlcow_alloc_block_map(bm);
+	if (!bm->bits || !bm->dirty || !bm->pending) {
 		DMERR("%pg: cannot allocate %zu bytes for the bitmap",
 		      bm->cow, span);
 		*error = "Cannot allocate the bitmap";
@@ -656,6 +791,7 @@ umlcow_bitmap_create(struct mapped_device *md, struct block_device *cow,
 		return ERR_PTR(-ENOMEM);
 	}
 	INIT_LIST_HEAD(&bm->list);
+	INIT_LIST_HEAD(&bm->users);
 	bm->owner = md;
 	bm->cow = cow;
 	bm->geo = *geo;
@@ -722,24 +858,27 @@ static int __umlcow_bitmap_share(struct umlcow_bitmap *bm,
 
 /**
  * umlcow_bitmap_get() - Take the bitmap of a COW device for a new table.
- * @md: the dm device the table belongs to
  * @cow: the COW block device
  * @geo: where the table says the bitmap is; the caller has checked that it
  *	lies on @cow and that its span in bits fits an unsigned long
+ * @user: the table's use of it, with @user->table and @user->writable set;
+ *	linked into the bitmap until umlcow_bitmap_put()
  * @result: the bitmap, on success
  * @error: a message for ti->error, on failure
  *
- * Shares the bitmap of another table of @md on @cow, or allocates a new one
- * that umlcow_bitmap_load() reads at the table's first resume.  Process
- * context.
+ * Shares the bitmap of another table of the same dm device on @cow, or
+ * allocates a new one that umlcow_bitmap_load() reads at the table's first
+ * resume.  Process context.
  *
  * Return: 0, -EBUSY when another dm device uses @cow, -EINVAL when a table
- * of @md uses @cow with another geometry, or -ENOMEM.
+ * of the same dm device uses @cow with another geometry, or -ENOMEM.
  */
-int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
+int umlcow_bitmap_get(struct block_device *cow,
 		      const struct umlcow_bitmap_geometry *geo,
+		      struct umlcow_bitmap_user *user,
 		      struct umlcow_bitmap **result, char **error)
 {
+	struct mapped_device *md = dm_table_get_md(user->table);
 	struct umlcow_bitmap *bm, *fresh = NULL;
 	int r;
 
@@ -750,6 +889,7 @@ int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
 			r = __umlcow_bitmap_share(bm, md, geo, error);
 			if (!r) {
 				bm->refs++;
+				list_add(&user->node, &bm->users);
 				*result = bm;
 			}
 			mutex_unlock(&umlcow_bitmaps_lock);
@@ -759,6 +899,7 @@ int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
 		}
 		if (fresh) {
 			list_add(&fresh->list, &umlcow_bitmaps);
+			list_add(&user->node, &fresh->users);
 			mutex_unlock(&umlcow_bitmaps_lock);
 			*result = fresh;
 			return 0;
@@ -775,19 +916,23 @@ int umlcow_bitmap_get(struct mapped_device *md, struct block_device *cow,
 /**
  * umlcow_bitmap_put() - A table lets go of its bitmap.
  * @bm: the bitmap
- * @may_write: the table may write the COW device
+ * @user: what umlcow_bitmap_get() linked in for the table
  *
- * The last table to let go writes back what is still dirty (when it may)
- * before anyone else can take the COW device.  Process context.
+ * Bits not yet on disk stay with the bitmap while another table uses it.
+ * The last table to let go writes them back, if it may write the COW device,
+ * whatever its mode (the device may have recovered), before anyone else can
+ * take the COW device.  Process context.
  *
  * Return: 0, or a negative errno when bits that never reached the disk are
- * dropped: the last write-back failed, or the table may not write.
+ * dropped: the last write-back failed, or the last table may not write.
  */
-int umlcow_bitmap_put(struct umlcow_bitmap *bm, bool may_write)
+int umlcow_bitmap_put(struct umlcow_bitmap *bm,
+		      struct umlcow_bitmap_user *user)
 {
 	int r = 0;
 
 	mutex_lock(&umlcow_bitmaps_lock);
+	list_del(&user->node);
 	if (bm->refs > 1) {
 		bm->refs--;
 		mutex_unlock(&umlcow_bitmaps_lock);
@@ -797,7 +942,7 @@ int umlcow_bitmap_put(struct umlcow_bitmap *bm, bool may_write)
 	mutex_unlock(&umlcow_bitmaps_lock);
 
 	if (umlcow_bitmap_needs_commit(bm))
-		r = may_write ? umlcow_bitmap_commit(bm) : -EIO;
+		r = user->writable ? umlcow_bitmap_commit(bm) : -EROFS;
 
 	mutex_lock(&umlcow_bitmaps_lock);
 	list_del(&bm->list);

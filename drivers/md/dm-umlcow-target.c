@@ -9,7 +9,8 @@
  *
  * This target presents the combined image as a block device.  The whole
  * bitmap is kept in memory (dm-umlcow-bitmap.c), shared by the tables of one
- * dm device and refused to any other; reads are split at every change of
+ * dm device and refused to any other dm device on the same COW block device;
+ * reads are split at every change of
  * bit and sent to the right device, writes always go to the COW data area
  * and set their bits once the data write has completed.  Changed bitmap
  * blocks are written back after a flush of the data, before a REQ_PREFLUSH
@@ -51,6 +52,9 @@
  *   FAIL - the COW device also failed a read while read-only: all I/O fails.
  * A table loaded with the read_only feature (or a read-only table) stays in
  * RW mode until an error: its access is shown separately in the status.
+ * The bits a failed write-back could not write stay dirty in the bitmap,
+ * which outlives the table: a writable table retries them on the commit
+ * message, on suspend and on destruction, in any mode.
  */
 enum umlcow_mode {
 	UMLCOW_MODE_RW,
@@ -88,6 +92,7 @@ struct umlcow_c {
 	struct dm_dev *cow_dev;
 	struct dm_dev *backing_dev;
 	struct umlcow_bitmap *bm;
+	struct umlcow_bitmap_user bm_user;
 	struct bio_set pieces;		/* see umlcow_map_read() */
 
 	/* Table arguments, as given. */
@@ -108,10 +113,15 @@ struct umlcow_c {
 	sector_t data_start;		/* data area, in 512-byte sectors */
 	sector_t cow_sectors;		/* size of the COW device */
 
-	/* Bios waiting for a write-back, completed by @worker. */
+	/*
+	 * Bios waiting for a write-back, completed by @worker, and reads whose
+	 * runs could not all be split off in the map call, finished by
+	 * @read_worker.
+	 */
 	spinlock_t lock;
 	struct bio_list deferred_flushes;
 	struct bio_list deferred_fua;
+	struct bio_list deferred_reads;
 
 	spinlock_t name_lock;		/* protects @last_name */
 	char last_name[DM_NAME_LEN];	/* see umlcow_current_name() */
@@ -122,6 +132,7 @@ struct umlcow_c {
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
+	struct work_struct read_worker;
 	struct delayed_work periodic;
 	struct work_struct event_work;
 };
@@ -188,24 +199,34 @@ static void umlcow_set_mode(struct umlcow_c *uc, enum umlcow_mode new_mode,
 }
 
 /*
- * Make everything that has completed so far durable: the data and the bits
- * that point at it.  Process context.  Returns 0 or a negative errno; a
- * failure moves the table to read-only mode.
+ * Write back the bits not yet on disk, in any mode: after a failure this is
+ * the retry.  Process context.  Returns 0 or a negative errno; a failure
+ * moves the table to read-only mode, and the bits stay dirty.
  */
-static int umlcow_commit(struct umlcow_c *uc)
+static int umlcow_write_back(struct umlcow_c *uc)
 {
 	int r;
 
-	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW)
-		return -EIO;
 	if (uc->read_only)
-		return 0;
+		return umlcow_bitmap_needs_commit(uc->bm) ? -EROFS : 0;
 
 	r = umlcow_bitmap_commit(uc->bm);
 	if (r)
 		umlcow_set_mode(uc, UMLCOW_MODE_RO,
 				"bitmap write-back to the COW device failed");
 	return r;
+}
+
+/*
+ * Make everything that has completed so far durable, for a flush or FUA
+ * write from above: the data and the bits that point at it.  Once a
+ * write-back has failed the table cannot promise that any more.
+ */
+static int umlcow_commit(struct umlcow_c *uc)
+{
+	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW)
+		return -EIO;
+	return umlcow_write_back(uc);
 }
 
 static void umlcow_complete_bios(struct bio_list *bios, int r)
@@ -218,6 +239,8 @@ static void umlcow_complete_bios(struct bio_list *bios, int r)
 		bio_endio(bio);
 	}
 }
+
+static void umlcow_read_worker(struct work_struct *ws);
 
 static void umlcow_worker(struct work_struct *ws)
 {
@@ -465,7 +488,9 @@ static int umlcow_take_bitmap(struct dm_target *ti, struct umlcow_c *uc)
 {
 	struct umlcow_bitmap_geometry geo = umlcow_geometry(uc);
 
-	return umlcow_bitmap_get(umlcow_md(uc), uc->cow_dev->bdev, &geo,
+	uc->bm_user.table = ti->table;
+	uc->bm_user.writable = !uc->read_only;
+	return umlcow_bitmap_get(uc->cow_dev->bdev, &geo, &uc->bm_user,
 				 &uc->bm, &ti->error);
 }
 
@@ -512,8 +537,10 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	strscpy(uc->last_name, dm_device_name(umlcow_md(uc)), sizeof(uc->last_name));
 	bio_list_init(&uc->deferred_flushes);
 	bio_list_init(&uc->deferred_fua);
+	bio_list_init(&uc->deferred_reads);
 	atomic_set(&uc->mode, UMLCOW_MODE_RW);
 	INIT_WORK(&uc->worker, umlcow_worker);
+	INIT_WORK(&uc->read_worker, umlcow_read_worker);
 	INIT_DELAYED_WORK(&uc->periodic, umlcow_periodic);
 	INIT_WORK(&uc->event_work, umlcow_event_work);
 
@@ -590,12 +617,10 @@ static void umlcow_dtr(struct dm_target *ti)
 {
 	struct umlcow_c *uc = ti->private;
 	char name[DM_NAME_LEN];
-	bool may_write = !uc->read_only &&
-			 umlcow_get_mode(uc) == UMLCOW_MODE_RW;
 
 	cancel_delayed_work_sync(&uc->periodic);
 	flush_workqueue(uc->wq);
-	if (umlcow_bitmap_put(uc->bm, may_write)) {
+	if (umlcow_bitmap_put(uc->bm, &uc->bm_user)) {
 		umlcow_current_name(uc, name);
 		DMERR("%s: bits written since the last commit are lost", name);
 	}
@@ -658,18 +683,16 @@ static void umlcow_backing_piece_endio(struct bio *piece)
 /*
  * Send the first @len sectors of a read clone at target offset @offset, one
  * run of equal bits, to where the run lives; the clone completes only after
- * it.  Returns false when no bio could be had without waiting.
+ * it.  Returns false, with the clone untouched, when no bio could be had
+ * with @gfp.
  */
 static bool umlcow_submit_piece(struct umlcow_c *uc, struct bio *clone,
-				sector_t offset, unsigned int len, bool from_cow)
+				sector_t offset, unsigned int len, bool from_cow,
+				gfp_t gfp)
 {
 	struct bio *piece;
 
-	/*
-	 * Never wait for a bio here: the pieces split so far are not submitted
-	 * until map returns, so waiting on our own pool could wait forever.
-	 */
-	piece = bio_split(clone, len, GFP_NOWAIT | __GFP_NOWARN, &uc->pieces);
+	piece = bio_split(clone, len, gfp, &uc->pieces);
 	if (IS_ERR_OR_NULL(piece))
 		return false;
 
@@ -713,27 +736,22 @@ static int umlcow_map_read_slow(struct umlcow_c *uc, struct bio *bio,
 }
 
 /*
- * A read may cross many runs of equal bits (a file system block of which
- * some sectors were written).  Every run but the last is split off and sent
- * from here; the clone itself carries the last.  Handing runs back to dm
- * core one by one instead costs a pass through dm core per run.
+ * Split every run of equal bits but the last off a read clone and send it
+ * to where it lives; the clone itself then covers the last run, which
+ * *@last_from_cow says where to read.  Each piece advances the clone, so
+ * the runs left always start at the clone's current sector.  Returns false
+ * when a piece could not be had with @gfp: the clone covers the runs not
+ * sent yet, and pieces already sent stay in flight.
  */
-static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
-			   struct umlcow_per_bio *pb, sector_t offset)
+static bool umlcow_send_leading_runs(struct umlcow_c *uc, struct bio *clone,
+				     gfp_t gfp, bool *last_from_cow)
 {
-	unsigned int nr = bio_sectors(bio);
+	sector_t offset = dm_target_offset(uc->ti, clone->bi_iter.bi_sector);
+	u64 end = ((offset + bio_sectors(clone) - 1) >> uc->sector_shift) + 1;
 	unsigned int len;
-	u64 first, end, next;
+	u64 first, next;
 	bool from_cow;
 
-	if (!nr) {
-		umlcow_remap(bio, uc->backing_dev, offset);
-		return DM_MAPIO_REMAPPED;
-	}
-	if (unlikely(uc->data_start + offset + nr > uc->cow_sectors))
-		return umlcow_map_read_slow(uc, bio, pb, offset);
-
-	end = ((offset + nr - 1) >> uc->sector_shift) + 1;
 	for (;;) {
 		first = offset >> uc->sector_shift;
 		from_cow = umlcow_bitmap_test(uc->bm, first);
@@ -741,18 +759,92 @@ static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
 		if (next >= end)
 			break;
 		len = (next << uc->sector_shift) - offset;
-		if (!umlcow_submit_piece(uc, bio, offset, len, from_cow)) {
-			/* dm core sends the rest again. */
-			dm_accept_partial_bio(bio, len);
-			break;
-		}
+		if (!umlcow_submit_piece(uc, clone, offset, len, from_cow, gfp))
+			return false;
 		offset += len;
 	}
+	*last_from_cow = from_cow;
+	return true;
+}
+
+/* The clone now covers one run: send it where the run lives. */
+static void umlcow_remap_last_run(struct umlcow_c *uc, struct bio *clone,
+				  bool from_cow)
+{
+	struct umlcow_per_bio *pb = dm_per_bio_data(clone, sizeof(*pb));
 
 	if (from_cow)
-		pb->flags = UMLCOW_PB_READ_COW;
-	umlcow_remap_read(uc, bio, offset, from_cow);
-	return DM_MAPIO_REMAPPED;
+		pb->flags |= UMLCOW_PB_READ_COW;
+	umlcow_remap_read(uc, clone,
+			  dm_target_offset(uc->ti, clone->bi_iter.bi_sector),
+			  from_cow);
+}
+
+/*
+ * Finish the reads whose pieces could not all be had in the map call.  Here
+ * a piece is submitted as soon as it is split, so waiting for the pool is
+ * safe: the pieces taken from it complete and return to it.
+ */
+static void umlcow_read_worker(struct work_struct *ws)
+{
+	struct umlcow_c *uc = container_of(ws, struct umlcow_c, read_worker);
+	struct bio_list reads = BIO_EMPTY_LIST;
+	struct bio *clone;
+	bool from_cow;
+
+	spin_lock_irq(&uc->lock);
+	bio_list_merge(&reads, &uc->deferred_reads);
+	bio_list_init(&uc->deferred_reads);
+	spin_unlock_irq(&uc->lock);
+
+	while ((clone = bio_list_pop(&reads))) {
+		if (!umlcow_send_leading_runs(uc, clone, GFP_NOIO, &from_cow)) {
+			/* Only a split the block layer refuses gets here. */
+			clone->bi_status = BLK_STS_IOERR;
+			bio_endio(clone);
+			continue;
+		}
+		umlcow_remap_last_run(uc, clone, from_cow);
+		dm_submit_bio_remap(clone, NULL);
+	}
+}
+
+/*
+ * A read may cross many runs of equal bits (a file system block of which
+ * some sectors were written).  Every run but the last is split off and sent
+ * from here; the clone itself carries the last.  Handing runs back to dm
+ * core one by one instead costs a pass through dm core per run.
+ *
+ * Pieces are taken from the target's pool without waiting: the pieces split
+ * so far are not submitted until map returns, so waiting for the pool could
+ * wait forever.  When none can be had, the clone (already advanced past the
+ * pieces sent, so dm_accept_partial_bio() would no longer describe it) goes
+ * to a worker that finishes it.
+ */
+static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
+			   struct umlcow_per_bio *pb, sector_t offset)
+{
+	unsigned long flags;
+	bool from_cow;
+
+	if (!bio_sectors(bio)) {
+		umlcow_remap(bio, uc->backing_dev, offset);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (unlikely(uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors))
+		return umlcow_map_read_slow(uc, bio, pb, offset);
+
+	if (umlcow_send_leading_runs(uc, bio, GFP_NOWAIT | __GFP_NOWARN,
+				     &from_cow)) {
+		umlcow_remap_last_run(uc, bio, from_cow);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	spin_lock_irqsave(&uc->lock, flags);
+	bio_list_add(&uc->deferred_reads, bio);
+	spin_unlock_irqrestore(&uc->lock, flags);
+	queue_work(uc->wq, &uc->read_worker);
+	return DM_MAPIO_SUBMITTED;
 }
 
 static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
@@ -763,8 +855,14 @@ static int umlcow_map_flush(struct umlcow_c *uc, struct bio *bio,
 	if (umlcow_get_mode(uc) != UMLCOW_MODE_RW)
 		return DM_MAPIO_KILL;
 
-	/* Nothing is ever written: there is nothing to make durable. */
+	/*
+	 * This table writes nothing, but the bitmap it shares may still hold
+	 * bits an earlier table could not write back: then a flush cannot
+	 * promise durability.
+	 */
 	if (uc->read_only) {
+		if (umlcow_bitmap_needs_commit(uc->bm))
+			return DM_MAPIO_KILL;
 		bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
@@ -934,10 +1032,14 @@ static void umlcow_postsuspend(struct dm_target *ti)
 {
 	struct umlcow_c *uc = ti->private;
 
-	/* No bio is in flight now; write back what they left. */
+	/*
+	 * No bio is in flight now; write back what they left, and retry what
+	 * an earlier write-back could not write (the device may have
+	 * recovered): a table taking over may read the bitmap from disk.
+	 */
 	flush_workqueue(uc->wq);
-	if (!uc->read_only && umlcow_get_mode(uc) == UMLCOW_MODE_RW)
-		umlcow_commit(uc);
+	if (!uc->read_only)
+		umlcow_write_back(uc);
 }
 
 static int umlcow_preresume(struct dm_target *ti)
@@ -951,7 +1053,7 @@ static int umlcow_preresume(struct dm_target *ti)
 	 * one replaces has written its bits back in its postsuspend.
 	 */
 	umlcow_current_name(uc, name);
-	r = umlcow_bitmap_load(uc->bm);
+	r = umlcow_bitmap_load(uc->bm, ti->table);
 	if (r)
 		DMERR("%s: cannot read the bitmap: %d", name, r);
 	return r;
@@ -1031,7 +1133,7 @@ static int umlcow_message(struct dm_target *ti, unsigned int argc,
 
 	umlcow_current_name(uc, name);
 	if (argc == 1 && !strcasecmp(argv[0], "commit"))
-		return umlcow_commit(uc);
+		return umlcow_write_back(uc);
 
 	DMERR("%s: unsupported message '%s'", name, argc ? argv[0] : "");
 	return -EINVAL;
