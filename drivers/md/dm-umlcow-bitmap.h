@@ -62,7 +62,7 @@ struct umlcow_bitmap_user {
 struct umlcow_bitmap_stats {
 	u64 allocated;		/* bits set */
 	unsigned long dirty;	/* bitmap blocks not yet written back */
-	size_t memory;		/* bytes held: copy, dirty map, write-back buffer */
+	size_t memory;		/* bytes held: copy, dirty and pending maps, buffer */
 };
 
 int umlcow_bitmap_get(struct block_device *cow,
