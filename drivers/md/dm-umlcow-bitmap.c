@@ -437,7 +437,8 @@ static int umlcow_settle_predecessors(struct umlcow_bitmap *bm,
 	while ((other = umlcow_find_predecessor(bm, table, &writable))) {
 		r = writable ? umlcow_bitmap_commit(other) : -EROFS;
 		if (r) {
-			DMERR("%pg: the replaced table's bitmap on %pg still holds bits that cannot be written (%d); not reading a bitmap they are missing from",
+			/* Reading now would serve a bitmap missing those bits. */
+			DMERR("%pg: bits of the replaced table on %pg cannot be written: %d",
 			      bm->cow, other->cow, r);
 			return -EIO;
 		}
@@ -634,6 +635,7 @@ static noinline int umlcow_flush_cow(struct umlcow_bitmap *bm)
 {
 	return blkdev_issue_flush(bm->cow);
 }
+
 ALLOW_ERROR_INJECTION(umlcow_flush_cow, ERRNO);
 
 /*
