@@ -83,7 +83,6 @@ struct umlcow_bitmap {
 	unsigned long *pending;		/* one bit per block of the span */
 	unsigned long nr_pending;
 	u64 nr_allocated;
-	bool write_back_failed;		/* the last write-back failed */
 
 	/* Loading and write-back, and everything they use. */
 	struct mutex commit_lock;
@@ -669,12 +668,10 @@ static int __umlcow_write_back(struct umlcow_bitmap *bm)
 	if (r)
 		goto fail;
 	umlcow_settle_round(bm, round_first, round_end);
-	bm->write_back_failed = false;
 	return 0;
 
 fail:
 	umlcow_redirty_pending(bm);
-	bm->write_back_failed = true;
 	return r;
 }
 

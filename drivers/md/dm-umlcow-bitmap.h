@@ -11,7 +11,7 @@
  * erase each other's bits.  (The same COW *file* reached through two block
  * devices cannot be recognised here: umlcow-setup's file lock refuses it.)
  *
- * The dirty bits, and whether writing them back failed, belong to the
+ * The dirty bits belong to the
  * object, not to a table: a bit stays dirty until a write-back that covered
  * it has been flushed, whatever table started it, and any writable table
  * that uses the object may retry.
