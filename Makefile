@@ -2,6 +2,8 @@
 #
 #   make            build tools/umlcow-setup and drivers/md/dm-umlcow.ko
 #   make check      run every test (host suites, then the QEMU guest suite)
+#   make check-host, make check-guest  one half of it
+#   make checkpatch checkpatch.pl --strict on drivers/md (scripts/checkpatch)
 #   make check-debug  the guest suite on a debug kernel (KASAN, lockdep, ...;
 #                   tests/debug-kernel/run, scripts/debug-kernel); only some
 #                   tests: make check-debug DEBUG_TESTS="001 002"
@@ -12,11 +14,13 @@
 #                   kernel (scripts/check-kernels; KVERS=... picks some)
 
 # The kernel Debian's linux-headers-amd64 points at (the distribution's
-# default, 6.1 on Debian 12 even beside a backports kernel), else the newest
-# with a build tree (scripts/default-kver): tests/vm-run boots that same
-# kernel, so module and kernel always match.  KVER=... picks another.
+# default, 6.1 on Debian 12 even beside a backports kernel), else Debian 12's
+# default kernel in the cache of scripts/kernels (scripts/default-kver):
+# tests/vm-run boots that same kernel, so module and kernel always match.
+# KVER=... picks another.  KDIR: this machine's build tree of KVER, else the
+# cached one (scripts/kernels kdir).
 KVER ?= $(shell scripts/default-kver)
-KDIR ?= /lib/modules/$(KVER)/build
+KDIR ?= $(shell scripts/kernels kdir $(KVER) 2>/dev/null || echo /lib/modules/$(KVER)/build)
 
 export KVER KDIR
 
@@ -28,11 +32,23 @@ tools:
 	$(MAKE) -C tools
 
 module:
-	@test -d "$(KDIR)" || { echo "no kernel build tree at '$(KDIR)' (install linux-headers-amd64 or set KDIR)"; exit 1; }
+	@test -d "$(KDIR)" || { echo "no kernel build tree at '$(KDIR)' (scripts/kernels fetch, or set KDIR)"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 check: all
 	tests/run-all
+
+# The halves of make check, each on its own: the host and interop suites;
+# the guest suite in one QEMU boot.
+check-host: all
+	tests/check -s host -s interop
+
+check-guest: all
+	tests/vm-run -t 5400 -- tests/check -s umlcow
+
+# checkpatch.pl --strict on the target (scripts/checkpatch; CI runs it).
+checkpatch:
+	scripts/checkpatch
 
 check-debug: all
 	tests/debug-kernel/run $(DEBUG_TESTS)
