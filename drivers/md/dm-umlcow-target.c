@@ -94,6 +94,8 @@ struct umlcow_c {
 	struct umlcow_bitmap *bm;
 	struct umlcow_bitmap_user bm_user;
 	struct bio_set pieces;		/* see umlcow_map_read() */
+	struct bio_set gathers;		/* see umlcow_gather_read() */
+	struct page *discard_page;	/* what a gathering read reads past */
 
 	/* Table arguments, as given. */
 	u64 bitmap_offset;
@@ -497,6 +499,9 @@ static int umlcow_take_bitmap(struct dm_target *ti, struct umlcow_c *uc)
 static void umlcow_free(struct umlcow_c *uc)
 {
 	bioset_exit(&uc->pieces);
+	bioset_exit(&uc->gathers);
+	if (uc->discard_page)
+		__free_page(uc->discard_page);
 	if (uc->wq)
 		destroy_workqueue(uc->wq);
 	if (uc->backing_dev)
@@ -584,8 +589,16 @@ static int umlcow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	r = bioset_init(&uc->pieces, BIO_POOL_SIZE, 0, 0);
+	if (!r)
+		r = bioset_init(&uc->gathers, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (r) {
 		ti->error = "Cannot allocate the bio set";
+		goto bad;
+	}
+	uc->discard_page = alloc_page(GFP_KERNEL);
+	if (!uc->discard_page) {
+		ti->error = "Cannot allocate the discard page";
+		r = -ENOMEM;
 		goto bad;
 	}
 
@@ -810,6 +823,187 @@ static void umlcow_read_worker(struct work_struct *ws)
 }
 
 /*
+ * Reading through the gaps.  UML's format fixes where each sector lives, so
+ * a read over short alternating runs would go out as one request per run
+ * on each device, which the devices cannot merge.  Instead each device gets
+ * one read over the span from its first run to its last: the caller's pages
+ * where the run is that device's, a page whose content nobody looks at
+ * where it is the other device's.  Worth it only while the runs read past
+ * are short: a long one still costs its bytes on the other device, so such
+ * reads, and reads of one or two runs, take the split path.
+ */
+#define UMLCOW_GATHER_MAX_RUNS		32
+#define UMLCOW_GATHER_MIN_RUNS		3
+#define UMLCOW_GATHER_GAP_SECTORS	64	/* 32 KiB read past, at most */
+
+/* The runs of one read: run i ends at @ends[i], from the COW file if bit i. */
+struct umlcow_gather_plan {
+	unsigned long cow_runs;
+	unsigned int nr_runs;
+	u32 ends[UMLCOW_GATHER_MAX_RUNS];	/* 512-byte units from the start */
+};
+
+static bool umlcow_run_from_cow(const struct umlcow_gather_plan *plan,
+				unsigned int i)
+{
+	return plan->cow_runs & BIT(i);
+}
+
+/*
+ * Record the runs of a read of @nr sectors at target offset @offset, taking
+ * the bitmap's state once: the bios are built from the plan alone, so a
+ * bit a racing write sets cannot make them disagree.  False when the read
+ * is not worth gathering.
+ */
+static bool umlcow_plan_gather(struct umlcow_c *uc, sector_t offset,
+			       unsigned int nr, struct umlcow_gather_plan *plan)
+{
+	u64 end = ((offset + nr - 1) >> uc->sector_shift) + 1;
+	u64 first = offset >> uc->sector_shift;
+	sector_t run_end;
+	u64 next;
+	unsigned int i;
+
+	plan->cow_runs = 0;
+	for (i = 0; first < end; i++, first = next) {
+		if (i == UMLCOW_GATHER_MAX_RUNS)
+			return false;
+		next = umlcow_bitmap_run_end(uc->bm, first, end);
+		if (umlcow_bitmap_test(uc->bm, first))
+			plan->cow_runs |= BIT(i);
+		run_end = min_t(sector_t, next << uc->sector_shift, offset + nr);
+		plan->ends[i] = run_end - offset;
+		/* A run between two others is read past by the other device. */
+		if (i > 1 && plan->ends[i - 1] - plan->ends[i - 2] >
+		    UMLCOW_GATHER_GAP_SECTORS)
+			return false;
+	}
+	plan->nr_runs = i;
+	return i >= UMLCOW_GATHER_MIN_RUNS;
+}
+
+/* The first and last run (indexes) of one device in a plan. */
+static void umlcow_plan_span(const struct umlcow_gather_plan *plan,
+			     bool from_cow, unsigned int *first,
+			     unsigned int *last)
+{
+	unsigned int i;
+
+	*first = plan->nr_runs;
+	*last = 0;
+	for (i = 0; i < plan->nr_runs; i++) {
+		if (umlcow_run_from_cow(plan, i) != from_cow)
+			continue;
+		if (*first == plan->nr_runs)
+			*first = i;
+		*last = i;
+	}
+}
+
+static struct bio *umlcow_alloc_gather(struct umlcow_c *uc, struct bio *clone,
+				       sector_t offset, bool from_cow,
+				       unsigned short nr_vecs, gfp_t gfp)
+{
+	struct dm_dev *dev = from_cow ? uc->cow_dev : uc->backing_dev;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(dev->bdev, nr_vecs,
+			       REQ_OP_READ | (clone->bi_opf & ~(REQ_OP_MASK | REQ_POLLED)),
+			       gfp, &uc->gathers);
+	if (!bio)
+		return NULL;
+	bio->bi_ioprio = clone->bi_ioprio;
+	bio_clone_blkg_association(bio, clone);
+	umlcow_remap_read(uc, bio, offset, from_cow);
+	bio->bi_private = clone;
+	bio->bi_end_io = from_cow ? umlcow_cow_piece_endio :
+				    umlcow_backing_piece_endio;
+	return bio;
+}
+
+/*
+ * Fill the two bios from the clone's pages: each chunk of a page goes to the
+ * bio of the device its run belongs to, and the same length of the discard
+ * page to the other bio while the chunk lies inside that bio's span.
+ */
+static void umlcow_fill_gather(struct umlcow_c *uc, struct bio *clone,
+			       const struct umlcow_gather_plan *plan,
+			       struct bio *bios[2], const u32 span[2][2])
+{
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned int run = 0, done, chunk;
+	u32 pos = 0;
+	bool d;
+
+	bio_for_each_segment(bv, clone, iter) {
+		for (done = 0; done < bv.bv_len; done += chunk) {
+			while (pos >= plan->ends[run])
+				run++;
+			d = umlcow_run_from_cow(plan, run);
+			chunk = min_t(unsigned int, bv.bv_len - done,
+				      (plan->ends[run] - pos) << SECTOR_SHIFT);
+			__bio_add_page(bios[d], bv.bv_page, chunk,
+				       bv.bv_offset + done);
+			if (bios[!d] && pos >= span[!d][0] && pos < span[!d][1])
+				__bio_add_page(bios[!d], uc->discard_page, chunk, 0);
+			pos += chunk >> SECTOR_SHIFT;
+		}
+	}
+}
+
+/*
+ * Send a read of many short runs as at most one read per device.  False,
+ * with nothing sent, when the read is not worth it or its bios cannot be
+ * had without waiting: the split path then reads it.
+ */
+static bool umlcow_gather_read(struct umlcow_c *uc, struct bio *clone,
+			       sector_t offset)
+{
+	struct umlcow_gather_plan plan;
+	struct bio *bios[2] = { NULL, NULL };
+	u32 span[2][2];
+	unsigned int first, last, nr_vecs;
+	int d;
+
+	if (!umlcow_plan_gather(uc, offset, bio_sectors(clone), &plan))
+		return false;
+	/* A chunk per page and run, each on both devices at worst. */
+	nr_vecs = bio_segments(clone) + plan.nr_runs;
+	if (nr_vecs > BIO_MAX_VECS)
+		return false;
+
+	for (d = 0; d < 2; d++) {
+		umlcow_plan_span(&plan, d, &first, &last);
+		if (first == plan.nr_runs)
+			continue;
+		span[d][0] = first ? plan.ends[first - 1] : 0;
+		span[d][1] = plan.ends[last];
+		bios[d] = umlcow_alloc_gather(uc, clone, offset + span[d][0], d,
+					      nr_vecs, GFP_NOWAIT | __GFP_NOWARN);
+		if (!bios[d])
+			goto no_bios;
+	}
+
+	umlcow_fill_gather(uc, clone, &plan, bios, span);
+	for (d = 0; d < 2; d++) {
+		if (!bios[d])
+			continue;
+		bio_inc_remaining(clone);
+		submit_bio_noacct(bios[d]);
+	}
+	/* The clone itself is not sent: this was its own reference. */
+	bio_endio(clone);
+	return true;
+
+no_bios:
+	for (d = 0; d < 2; d++)
+		if (bios[d])
+			bio_put(bios[d]);
+	return false;
+}
+
+/*
  * A read may cross many runs of equal bits (a file system block of which
  * some sectors were written).  Every run but the last is split off and sent
  * from here; the clone itself carries the last.  Handing runs back to dm
@@ -833,6 +1027,8 @@ static int umlcow_map_read(struct umlcow_c *uc, struct bio *bio,
 	}
 	if (unlikely(uc->data_start + offset + bio_sectors(bio) > uc->cow_sectors))
 		return umlcow_map_read_slow(uc, bio, pb, offset);
+	if (umlcow_gather_read(uc, bio, offset))
+		return DM_MAPIO_SUBMITTED;
 
 	if (umlcow_send_leading_runs(uc, bio, GFP_NOWAIT | __GFP_NOWARN,
 				     &from_cow)) {
