@@ -41,17 +41,21 @@ const char cmd_create_help[] =
 
 const char cmd_merge_help[] =
 "Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
-"       " PROG " merge --in-place --yes [OPTIONS] FILE.cow\n"
+"       " PROG " merge --in-place --yes --backing BACKING [OPTIONS] FILE.cow\n"
 "Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
 "where the image is zero), or with --in-place write FILE.cow's sectors\n"
-"into its backing file. OUT.img is written to a temporary file next to it,\n"
-"fsync'd and moved into place only when complete: an interrupted or failed\n"
-"merge leaves nothing behind and never harms an existing OUT.img.\n"
+"into its backing file, which --backing must name. OUT.img is written to a\n"
+"temporary file next to it (0600, then no wider than FILE.cow and its\n"
+"backing file), fsync'd and moved into place only when complete: an\n"
+"interrupted or failed merge leaves nothing behind and never harms an\n"
+"existing OUT.img. A COW file whose allocated sectors lie past its end is\n"
+"refused (check reports it).\n"
 "Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
 "merged too (uml_moo and UML's next boot ignore them).\n"
 "      --overwrite      replace an existing regular OUT.img (not an input)\n"
-"      --in-place       merge into the backing file (changes its mtime:\n"
-"                       other COW files on it no longer match)\n"
+"      --in-place       merge into the backing file named by --backing\n"
+"                       (changes its mtime: other COW files on it no\n"
+"                       longer match)\n"
 "  -y, --yes            really do the --in-place merge\n"
 CLI_GLOBAL_HELP;
 
@@ -69,7 +73,8 @@ const char cmd_upgrade_help[] =
 "Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
 "reads) with the same backing file, size, mtime, allocated sectors and\n"
 "data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
-"it is written to a temporary file and appears only when complete.\n"
+"it is written to a temporary file and appears only when complete, with\n"
+"OLD.cow's owner (as root) and mode, less the umask.\n"
 CLI_GLOBAL_HELP;
 
 const char cmd_rebase_help[] =
@@ -110,12 +115,27 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 		cli_err(NULL, "out of memory");
 		return EXIT_FAIL;
 	}
+	(*b)->fd = -1;
 	ret = open_cow(cf, o->args[0], o, false);
 	if (ret) {
 		free(*b);
 		*b = NULL;
 	}
 	return ret;
+}
+
+/*
+ * Refuse a COW file whose allocated sectors lie past its end before any
+ * output exists, naming the COW file (the library refuses it too).
+ */
+static int data_complete(const struct cow_file *cf)
+{
+	struct cow_err err;
+
+	if (cow_data_check(cf, &err) == 0)
+		return 0;
+	cli_cow_err(cf->path, &err);
+	return -1;
 }
 
 /* Take UML's kind of lock on @fd, or say who holds it. */
@@ -159,7 +179,9 @@ int cmd_info(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	have_b = cow_backing_find(cf.path, ci, o.backing, b, &berr) == 0;
+	have_b = cow_backing_find(cf.path, ci, o.backing, O_RDONLY, b,
+				  &berr) == 0;
+	cow_backing_close(b);	/* info reads nothing from it */
 	if (!have_b)
 		cli_warn(cf.path, "%s", berr.msg);
 	else if (b->warning[0])
@@ -279,13 +301,17 @@ int cmd_create(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* Find and check the backing file; prints the error. */
+/*
+ * Find, open (@flags) and check the backing file; prints the error. The
+ * descriptor checked (b->fd) is the one used: cow_backing_close().
+ */
 static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
-		       struct cow_backing *b)
+		       int flags, struct cow_backing *b)
 {
 	struct cow_err err;
 
-	if (cow_backing_find(cf->path, &cf->info, o->backing, b, &err) ||
+	if (cow_backing_find(cf->path, &cf->info, o->backing, flags, b,
+			     &err) ||
 	    cow_backing_not_self(cf, b, &err) ||
 	    cow_backing_verify(&cf->info, b, o->force, &err)) {
 		cli_cow_err(cf->path, &err);
@@ -299,49 +325,24 @@ static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
 	return 0;
 }
 
-/* Open the backing file found, for reading or (in place) writing. */
-static int open_backing(const struct cow_backing *b, bool writable)
-{
-	struct cow_err err;
-	int fd = cow_open_path(b->path, writable ? O_RDWR : O_RDONLY, true,
-			       NULL, &err);
-
-	if (fd < 0)
-		cli_cow_err(b->path, &err);
-	return fd;
-}
-
-static int merge_in_place(struct cow_file *cf, const struct cli_opts *o,
-			  const struct cow_backing *b)
+static int merge_in_place(struct cow_file *cf, const struct cow_backing *b)
 {
 	struct cli_bar bar;
 	struct cow_progress prog = { cli_bar_update, &bar };
 	struct cow_err err;
-	int bfd, ret = EXIT_FAIL;
 
-	if (!o->yes) {
-		cli_err(cf->path, "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
-			b->path, b->path);
+	if (lock(b->fd, true, b->path))
 		return EXIT_FAIL;
-	}
-	bfd = open_backing(b, true);
-	if (bfd < 0)
-		return EXIT_FAIL;
-	if (lock(bfd, true, b->path))
-		goto out;
 	cli_bar_start(&bar, "merging");
-	if (cow_merge_in_place(cf, bfd, &prog, &err)) {
+	if (cow_merge_in_place(cf, b->fd, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_err(cf->path, "merge into %s failed: %s", b->path, err.msg);
-		goto out;
+		return EXIT_FAIL;
 	}
 	cli_bar_end(&bar);
 	cli_warn(cf->path, "merged into %s; its mtime changed, so COW files on it (this one too) no longer match it",
 		 b->path);
-	ret = EXIT_OK;
-out:
-	close(bfd);
-	return ret;
+	return EXIT_OK;
 }
 
 /*
@@ -366,6 +367,32 @@ static int merge_target_ok(const struct cow_file *cf,
 	return 0;
 }
 
+/*
+ * The temporary output, 0600 and then no wider than its inputs: the image
+ * holds the backing file's data and the COW file's, so nobody who could
+ * not read both may read it (cow_output_perm()).
+ */
+static int create_output(const struct cow_file *cf,
+			 const struct cow_backing *b, const char *path,
+			 const char *tmp)
+{
+	const struct cow_perm in[] = { cf->perm, b->perm };
+	struct cow_err err;
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		cli_err(path, "cannot create a temporary file next to it: %s",
+			strerror(errno));
+		return -1;
+	}
+	if (cow_output_perm(fd, in, 2, NULL, &err)) {
+		cli_cow_err(path, &err);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 			 const struct cow_backing *b, const char *path)
 {
@@ -373,24 +400,18 @@ static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 	struct cow_progress prog = { cli_bar_update, &bar };
 	struct cli_output out;
 	struct cow_err err;
-	int bfd, ofd = -1, ret = EXIT_FAIL;
+	int ofd = -1, ret = EXIT_FAIL;
 
 	if (merge_target_ok(cf, b, path))
 		return EXIT_FAIL;
-	bfd = open_backing(b, false);
-	if (bfd < 0)
-		return EXIT_FAIL;
-	if (lock(bfd, false, b->path) ||
+	if (lock(b->fd, false, b->path) ||
 	    cli_output_begin(&out, path, o->overwrite, true))
-		goto out_b;
-	ofd = open(out.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (ofd < 0) {
-		cli_err(path, "cannot create a temporary file next to it: %s",
-			strerror(errno));
+		return EXIT_FAIL;
+	ofd = create_output(cf, b, path, out.tmp);
+	if (ofd < 0)
 		goto out;
-	}
 	cli_bar_start(&bar, "merging");
-	if (cow_merge(cf, bfd, ofd, &prog, &err)) {
+	if (cow_merge(cf, b->fd, ofd, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_cow_err(path, &err);
 		goto out;
@@ -411,9 +432,24 @@ out:
 		close(ofd);
 	if (ret)
 		cli_output_abort(&out);
-out_b:
-	close(bfd);
 	return ret;
+}
+
+/*
+ * merge --in-place writes into a file that a header, which anyone may have
+ * written, names: as root that could be any regular file. Only a file the
+ * user names with --backing is written, and only with --yes.
+ */
+static int in_place_allowed(const struct cli_opts *o)
+{
+	if (!o->backing)
+		return cli_usage_error("merge", "--in-place writes into the backing file: name it with --backing PATH (the header's path is not trusted for writing)");
+	if (!o->yes) {
+		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
+			o->backing, o->backing);
+		return EXIT_FAIL;
+	}
+	return 0;
 }
 
 int cmd_merge(int argc, char **argv)
@@ -428,16 +464,20 @@ int cmd_merge(int argc, char **argv)
 	if (o.nargs != (o.in_place ? 1 : 2))
 		return cli_usage_error("merge", o.in_place ?
 				       "--in-place takes FILE.cow only" :
-				       "give FILE.cow OUT.img (or --in-place --yes FILE.cow)");
+				       "give FILE.cow OUT.img (or --in-place --yes --backing BACKING FILE.cow)");
+	if (o.in_place && (ret = in_place_allowed(&o)))
+		return ret;
 	ret = open_cow_backing(&cf, &o, &b);
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || get_backing(&cf, &o, b))
+	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
+	    get_backing(&cf, &o, o.in_place ? O_RDWR : O_RDONLY, b))
 		goto out;
-	ret = o.in_place ? merge_in_place(&cf, &o, b) :
+	ret = o.in_place ? merge_in_place(&cf, b) :
 	      merge_to_file(&cf, &o, b, o.args[1]);
 out:
+	cow_backing_close(b);
 	cow_close(&cf);
 	free(b);
 	return ret;
@@ -495,7 +535,9 @@ int cmd_check(int argc, char **argv)
 		}
 		goto out_free;
 	}
-	have_b = cow_backing_find(cf.path, &cf.info, o.backing, b, berr) == 0;
+	have_b = cow_backing_find(cf.path, &cf.info, o.backing, O_RDONLY, b,
+				  berr) == 0;
+	cow_backing_close(b);	/* check reads nothing from it */
 	if (have_b && cow_backing_not_self(&cf, b, berr))
 		have_b = false;
 	problems = cow_check(&cf, have_b ? b : NULL, berr->msg, o.force,
@@ -535,10 +577,11 @@ int cmd_upgrade(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) ||
+	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
 	    cli_output_begin(&out, o.args[1], false, false))
 		goto out;
 	co.layout = cow_layout_find("v3", NULL);
+	co.inherit_perm = true;	/* NEW.cow stays its owner's, no wider */
 	cli_bar_start(&bar, "upgrading");
 	if (cow_convert(&cf, out.tmp, &co, &prog, &err)) {
 		cli_bar_end(&bar);

@@ -375,7 +375,6 @@ static int open_cow_locked(struct open_state *s)
 static int open_backing(struct open_state *s)
 {
 	struct cow_err e;
-	char *what;
 	uint64_t bsize;
 
 	s->b = malloc(sizeof(*s->b));
@@ -383,7 +382,9 @@ static int open_backing(struct open_state *s)
 		cli_err(s->path, "out of memory");
 		return EXIT_FAIL;
 	}
-	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, s->b, &e) ||
+	s->b->fd = -1;
+	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, O_RDONLY,
+			     s->b, &e) ||
 	    cow_backing_not_self(&s->cf, s->b, &e) ||
 	    cow_backing_verify(&s->cf.info, s->b, s->o->force, &e)) {
 		cli_cow_err(s->path, &e);
@@ -392,16 +393,12 @@ static int open_backing(struct open_state *s)
 	if (s->b->warning[0])
 		cli_warn(s->path, "%s", s->b->warning);
 	cli_info(s->path, "backing file %s", s->b->path);
-	if (asprintf(&what, "backing file %s", s->b->path) < 0) {
-		cli_err(s->path, "out of memory");
-		return EXIT_FAIL;
-	}
-	s->back_fd = cow_open_path(s->b->path, O_RDONLY, true, what, &e);
-	free(what);
-	if (s->back_fd < 0) {
-		cli_cow_err(s->path, &e);
-		return EXIT_FAIL;
-	}
+	/*
+	 * The descriptor checked is the one mapped: reopening the path would
+	 * map whatever it names by now (a block device, too).
+	 */
+	s->back_fd = s->b->fd;
+	s->b->fd = -1;
 	if (lock_file(s->back_fd, false, s->b->path, false))
 		return EXIT_FAIL;
 	if (cow_fd_size(s->back_fd, &bsize, &e)) {
@@ -553,6 +550,7 @@ static void open_undo(struct open_state *s, int ret)
 			s->orig_size, strerror(errno));
 	if (s->back_fd >= 0)
 		close(s->back_fd);
+	cow_backing_close(s->b);
 	free(s->b);
 	cow_close(&s->cf);
 }

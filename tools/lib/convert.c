@@ -71,7 +71,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	struct cow_open_opts oo = { .writable = true };
 	struct cow_file dst;
 	struct copy c;
-	int ret;
+	int fd, ret;
 
 	co.keep_path = true;
 	co.have_fields = true;
@@ -83,11 +83,18 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	if (co.order < 0 && si->layout->host_order &&
 	    co.layout->host_order)
 		co.order = si->order;
-	if (cow_create(dst_path, si->backing_file, &co, err))
+	if (cow_data_check(cf, err))
+		return -1;
+	if (co.inherit_perm)
+		co.mode = 0600;	/* until it is written: cow_output_perm() */
+	if (cow_create_fd(dst_path, si->backing_file, &co, &fd, err))
 		return -1;
 	oo.layout = co.layout->name;
-	if (cow_open(&dst, dst_path, &oo, err))
+	/* The file created, through its descriptor: never the path again. */
+	if (cow_open_fd(&dst, fd, dst_path, &oo, err)) {
+		close(fd);
 		goto fail;
+	}
 	if (dst.info.nr_sectors != si->nr_sectors) {
 		cow_seterr(err, "the %s layout describes %llu sectors, the source %llu",
 			   co.layout->name,
@@ -106,6 +113,8 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &c, err);
 	free(c.buf);
+	if (ret == 0 && co.inherit_perm)
+		ret = cow_output_perm(dst.fd, &cf->perm, 1, &cf->perm, err);
 	if (ret == 0)
 		ret = cow_fsync(dst.fd, NULL, err);
 	cow_close(&dst);

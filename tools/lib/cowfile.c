@@ -27,10 +27,12 @@ static int lookup_size(void *ctx, const struct cow_info *cand, uint64_t *size)
 
 	if (!b)
 		return -1;
-	if (cow_backing_find(lc->cow_path, cand, lc->explicit, b, &e) == 0) {
+	if (cow_backing_find(lc->cow_path, cand, lc->explicit, O_RDONLY, b,
+			     &e) == 0) {
 		*size = b->size;
 		ret = 0;
 	}
+	cow_backing_close(b);
 	free(b);
 	return ret;
 }
@@ -148,6 +150,8 @@ int cow_open_fd(struct cow_file *cf, int fd, const char *path,
 	cf->writable = o->writable;
 	cf->dev = st.st_dev;
 	cf->ino = st.st_ino;
+	cf->perm = (struct cow_perm){ st.st_uid, st.st_gid,
+				      st.st_mode & 07777 };
 	return 0;
 
 fail:
