@@ -12,6 +12,7 @@
 #include "cli.h"
 
 int cli_verbose;
+int cli_stdout_error_status = EXIT_FAIL;
 
 static void vsay(const char *prefix, const char *file, const char *fmt,
 		 va_list ap)

@@ -26,6 +26,12 @@
 extern int cli_verbose;
 
 /*
+ * The exit status when stdout cannot be written (main()'s close_stdout):
+ * EXIT_FAIL; check sets 2, "could not check".
+ */
+extern int cli_stdout_error_status;
+
+/*
  * "umlcow-setup: FILE: message" (FILE may be NULL) on stderr, the whole
  * line quoted (cli_q), so a hostile name cannot reach the terminal raw.
  */

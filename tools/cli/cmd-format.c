@@ -509,6 +509,7 @@ int cmd_check(int argc, char **argv)
 	bool have_b;
 	int problems, ret;
 
+	cli_stdout_error_status = 2;	/* a report not written: not checked */
 	CLI_PARSE(argc, argv, 0, cmd_check_help, 1, 1, &o);
 	path = o.args[0];
 	oo = (struct cow_open_opts){ .layout = o.layout, .backing = o.backing };

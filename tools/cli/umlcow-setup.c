@@ -7,10 +7,12 @@
  * given before the subcommand are handed to it; with no subcommand the
  * arguments are those of `open`.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -98,12 +100,36 @@ static bool short_takes_value(const char *a)
 	return false;
 }
 
+/*
+ * At exit, as util-linux's close_stdout(): output that did not reach
+ * stdout (a full disk, a closed pipe's EIO) makes the command fail; a
+ * script must not take a truncated `info --json` for the whole answer.
+ */
+static void close_stdout(void)
+{
+	bool failed = ferror(stdout) != 0;
+	int e = 0;
+
+	if (fclose(stdout) != 0) {
+		failed = true;
+		e = errno;
+	}
+	if (!failed)
+		return;
+	if (e == EPIPE)		/* the reader went away, as util-linux */
+		return;
+	cli_err(NULL, "write error on standard output%s%s",
+		e ? ": " : "", e ? strerror(e) : "");
+	_exit(cli_stdout_error_status);
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *cmd = NULL;
 	char **nargv;
 	int i, pos = -1, n = 0, ret;
 
+	atexit(close_stdout);
 	/* The first operand names the command, unless it is a file. */
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];

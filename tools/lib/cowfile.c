@@ -50,6 +50,8 @@ static int read_header(int fd, uint8_t *buf, size_t len, size_t *got,
 				continue;
 			cow_seterr(err, "cannot read the header: %s",
 				   strerror(errno));
+			/* an I/O error says nothing about the contents */
+			err->kind = COW_ERR_SYSTEM;
 			return -1;
 		}
 		if (r == 0)
@@ -132,6 +134,8 @@ int cow_open_fd(struct cow_file *cf, int fd, const char *path,
 				     e)) {
 			cow_seterr(err, "not a %s COW file: %s", o->layout,
 				   e->msg);
+			/* the user's --layout is wrong: a usage error (exit 2) */
+			err->kind = COW_ERR_USAGE;
 			free(e);
 			goto fail;
 		}
