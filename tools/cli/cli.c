@@ -119,6 +119,86 @@ static const struct {
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
 
+/* getopt's short option string, from the table: ":b:fl:vh..." */
+static void short_options(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[n++] = ':';		/* a missing value is reported as such */
+	for (size_t i = 0; i < NR_OPTIONS && n + 3 < len; i++) {
+		if (options[i].opt.val >= 256)
+			continue;
+		buf[n++] = (char)options[i].opt.val;
+		if (options[i].opt.has_arg == required_argument)
+			buf[n++] = ':';
+	}
+	buf[n] = '\0';
+}
+
+/*
+ * The table entry of the long option word @a ("--layout", "--lay",
+ * "--layout=v3"), matched as getopt_long matches it: the exact name, or a
+ * prefix of exactly one name. NULL when unknown or ambiguous.
+ */
+static const struct option *long_option(const char *a)
+{
+	const struct option *hit = NULL;
+	size_t len;
+
+	a += 2;
+	len = strcspn(a, "=");
+	for (size_t i = 0; i < NR_OPTIONS; i++) {
+		const struct option *o = &options[i].opt;
+
+		if (strncmp(o->name, a, len))
+			continue;
+		if (strlen(o->name) == len)
+			return o;
+		if (hit)
+			return NULL;
+		hit = o;
+	}
+	return hit;
+}
+
+static bool short_takes_value(int c)
+{
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (options[i].opt.val == c)
+			return options[i].opt.has_arg == required_argument;
+	return false;
+}
+
+bool cli_option_takes_next(const char *a)
+{
+	const struct option *o;
+
+	if (a[0] != '-' || !a[1] || !strcmp(a, "--"))
+		return false;
+	if (a[1] == '-') {
+		o = long_option(a);
+		return o && o->has_arg == required_argument && !strchr(a, '=');
+	}
+	/* "-vb FILE" takes the next word, "-bFILE" does not */
+	for (a++; *a; a++)
+		if (short_takes_value((unsigned char)*a))
+			return a[1] == '\0';
+	return false;
+}
+
+int cli_option_is(const char *a, int val)
+{
+	const struct option *o;
+
+	if (a[0] != '-')
+		return 0;
+	if (a[1] == '-') {
+		o = long_option(a);
+		return o && o->val == val && !strchr(a, '=');
+	}
+	return a[1] == val && !a[2];
+}
+
 static unsigned int bit_of(int val)
 {
 	for (size_t i = 0; i < NR_OPTIONS; i++)
@@ -173,16 +253,17 @@ int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 {
 	struct option long_opts[NR_OPTIONS + 1];
 	const char *cmd = argv[0];
+	char shorts[2 * NR_OPTIONS + 2];
 	int c;
 
 	for (size_t i = 0; i < NR_OPTIONS; i++)
 		long_opts[i] = options[i].opt;
 	memset(&long_opts[NR_OPTIONS], 0, sizeof(long_opts[0]));
 	memset(o, 0, sizeof(*o));
+	short_options(shorts, sizeof(shorts));
 	optind = 0;	/* reset getopt for this argv */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:fl:vhyVjn:r", long_opts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, long_opts, NULL)) != -1) {
 		unsigned int bit;
 
 		if (c == ':')

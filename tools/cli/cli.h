@@ -95,6 +95,15 @@ struct cli_opts {
 int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 	      int min, int max, struct cli_opts *o);
 
+/*
+ * For main()'s look for the command word, from the same table and by the
+ * same rules as cli_parse(): whether the option word @a takes the next
+ * argument as its value ("--lay v3", "-vb FILE"; not "--layout=v3"), and
+ * whether @a is option @val ('h', 'V'; abbreviations included).
+ */
+bool cli_option_takes_next(const char *a);
+int cli_option_is(const char *a, int val);
+
 /* cli_parse() as a command's first line: returns from the command. */
 #define CLI_PARSE(argc, argv, allowed, help, min, max, o) do {		\
 	int r_ = cli_parse(argc, argv, allowed, help, min, max, o);	\

@@ -71,35 +71,6 @@ static const struct command *find(const char *name)
 	return NULL;
 }
 
-/* Long options that take their value as the next argument. */
-static bool long_takes_value(const char *a)
-{
-	static const char *const with_value[] = {
-		"--backing", "--layout", "--name", "--cow-dev", "--backing-dev",
-		"--commit-interval",
-	};
-
-	if (strchr(a, '='))
-		return false;
-	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]);
-	     i++)
-		if (strcmp(a, with_value[i]) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Whether the short-option word @a ("-vb", "-bfile") leaves its value to
- * the next argument: its last option takes one and nothing follows it.
- */
-static bool short_takes_value(const char *a)
-{
-	for (a++; *a; a++)
-		if (strchr("bln", *a))
-			return a[1] == '\0';
-	return false;
-}
-
 /*
  * At exit, as util-linux's close_stdout(): output that did not reach
  * stdout (a full disk, a closed pipe's EIO) makes the command fail; a
@@ -140,8 +111,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (a[0] == '-' && a[1]) {
-			if (a[1] == '-' ? long_takes_value(a) :
-			    short_takes_value(a))
+			/* the option table's rules, getopt's abbreviations */
+			if (cli_option_takes_next(a))
 				i++;
 			continue;
 		}
@@ -152,13 +123,11 @@ int main(int argc, char **argv)
 		cmd = find(argv[pos]);
 	if (!cmd) {
 		for (i = 1; i < argc && i != pos; i++) {
-			if (!strcmp(argv[i], "--help") ||
-			    !strcmp(argv[i], "-h")) {
+			if (cli_option_is(argv[i], 'h')) {
 				usage(stdout);
 				return EXIT_OK;
 			}
-			if (!strcmp(argv[i], "--version") ||
-			    !strcmp(argv[i], "-V")) {
+			if (cli_option_is(argv[i], 'V')) {
 				cli_version();
 				return EXIT_OK;
 			}
