@@ -17,73 +17,90 @@
 #include "json.h"
 #include "output.h"
 
-const char cmd_info_help[] =
-"Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
-"Show a COW file's header: layout, version, byte order, backing file (and\n"
-"whether its size and mtime match), size, sector size, alignment, bitmap\n"
-"offset and length, data offset, allocated sectors (with a short v1/v2\n"
-"bitmap, also those whose bits UML wrote in the padding past it).\n"
-"  -j, --json           one JSON object on stdout (valid UTF-8: bytes of a\n"
-"                       path that are not UTF-8 become U+FFFD)\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_info_help = {
+	"Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
+	"Show a COW file's header: layout, version, byte order, backing file (and\n"
+	"whether its size and mtime match), size, sector size, alignment, bitmap\n"
+	"offset and length, data offset, allocated sectors (with a short v1/v2\n"
+	"bitmap, also those whose bits UML wrote in the padding past it).\n",
+	OPT_JSON | OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "json", "one JSON object on stdout (valid UTF-8: bytes of a\npath that are not UTF-8 become U+FFFD)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_create_help[] =
-"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
-"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
-"backing file's absolute path, size and mtime, sector size 512, alignment\n"
-"4096, sparse to the full size. Never overwrites FILE.cow.\n"
-"  -l, --layout NAME    write a legacy layout instead (for tests and\n"
-"                       migration; see Documentation/cow-format.rst):\n"
-"                       v1-packed[-le|-be], v1-x86_64[-le|-be], v2-packed,\n"
-"                       v2-x86_64, qemu-x86_64, qemu-i386, v3, v3-broken\n"
-"  -v, --verbose        say more\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_create_help = {
+	"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
+	"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
+	"backing file's absolute path, size and mtime, sector size 512, alignment\n"
+	"4096, sparse to the full size. Never overwrites FILE.cow.\n",
+	OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "backing", "the backing file (or give it as the first operand)" },
+		{ "layout", "write a legacy layout instead (for tests and\nmigration; see Documentation/cow-format.rst):\nv1-packed[-le|-be], v1-x86_64[-le|-be], v2-packed,\nv2-x86_64, qemu-x86_64, qemu-i386, v3, v3-broken" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_merge_help[] =
-"Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
-"       " PROG " merge --in-place --yes --backing BACKING [OPTIONS] FILE.cow\n"
-"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
-"where the image is zero), or with --in-place write FILE.cow's sectors\n"
-"into its backing file, which --backing must name. OUT.img is written to a\n"
-"temporary file next to it (0600, then no wider than FILE.cow and its\n"
-"backing file), fsync'd and moved into place only when complete: an\n"
-"interrupted or failed merge leaves nothing behind and never harms an\n"
-"existing OUT.img. A COW file whose allocated sectors lie past its end is\n"
-"refused (check reports it).\n"
-"Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
-"merged too (uml_moo and UML's next boot ignore them).\n"
-"      --overwrite      replace an existing regular OUT.img (not an input)\n"
-"      --in-place       merge into the backing file named by --backing\n"
-"                       (changes its mtime: other COW files on it no\n"
-"                       longer match)\n"
-"  -y, --yes            really do the --in-place merge\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_merge_help = {
+	"Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
+	"       " PROG " merge --in-place --yes --backing BACKING [OPTIONS] FILE.cow\n"
+	"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
+	"where the image is zero), or with --in-place write FILE.cow's sectors\n"
+	"into its backing file, which --backing must name. OUT.img is written to a\n"
+	"temporary file next to it (0600, then no wider than FILE.cow and its\n"
+	"backing file), fsync'd and moved into place only when complete: an\n"
+	"interrupted or failed merge leaves nothing behind and never harms an\n"
+	"existing OUT.img. A COW file whose allocated sectors lie past its end is\n"
+	"refused (check reports it).\n"
+	"Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
+	"merged too (uml_moo and UML's next boot ignore them).\n",
+	OPT_OVERWRITE | OPT_IN_PLACE | OPT_YES | OPT_COW,
+	(const struct cli_note[]){
+		{ "overwrite", "replace an existing regular OUT.img (not an input)" },
+		{ "in-place", "merge into the backing file named by --backing\n(changes its mtime: other COW files on it no\nlonger match)" },
+		{ "yes", "really do the --in-place merge" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_check_help[] =
-"Usage: " PROG " check [OPTIONS] FILE.cow\n"
-"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
-"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
-"a file shorter than its data area, allocated sectors without data,\n"
-"backing file present, matching, and not the COW file itself.\n"
-"Exit status: 0 clean, 1 problems found, 2 could not check.\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_check_help = {
+	"Usage: " PROG " check [OPTIONS] FILE.cow\n"
+	"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
+	"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
+	"a file shorter than its data area, allocated sectors without data,\n"
+	"backing file present, matching, and not the COW file itself.\n"
+	"Exit status: 0 clean, 1 problems found, 2 could not check.\n",
+	OPT_COW, NULL, NULL,
+};
 
-const char cmd_upgrade_help[] =
-"Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
-"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
-"reads) with the same backing file, size, mtime, allocated sectors and\n"
-"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
-"it is written to a temporary file and appears only when complete, with\n"
-"OLD.cow's owner (as root) and mode, less the umask.\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_upgrade_help = {
+	"Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
+	"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
+	"reads) with the same backing file, size, mtime, allocated sectors and\n"
+	"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
+	"it is written to a temporary file and appears only when complete, with\n"
+	"OLD.cow's owner (as root) and mode, less the umask.\n",
+	OPT_BACKING | OPT_LAYOUT, NULL, NULL,
+};
 
-const char cmd_rebase_help[] =
-"Usage: " PROG " rebase --backing NEW [--update-mtime] [OPTIONS] FILE.cow\n"
-"Point FILE.cow's header at the backing file NEW (moved or renamed),\n"
-"after checking that its size matches. The stored mtime is kept unless\n"
-"--update-mtime is given; nothing else in the file changes.\n"
-"      --update-mtime   store NEW's mtime too\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_rebase_help = {
+	"Usage: " PROG " rebase --backing NEW [--update-mtime] [OPTIONS] FILE.cow\n"
+	"Point FILE.cow's header at the backing file NEW (moved or renamed),\n"
+	"after checking that its size matches. The stored mtime is kept unless\n"
+	"--update-mtime is given; nothing else in the file changes.\n",
+	OPT_UPDATE_MTIME | OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "update-mtime", "store NEW's mtime too" },
+		{ "backing", "the new backing file (required)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
 /* Open a COW file for a subcommand; prints the error. */
 static int open_cow(struct cow_file *cf, const char *path,
@@ -168,7 +185,7 @@ int cmd_info(int argc, char **argv)
 	bool have_b;
 	int ret;
 
-	CLI_PARSE(argc, argv, OPT_JSON, cmd_info_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_info_help, 1, 1, &o);
 	ret = open_cow_backing(&cf, &o, &b);
 	if (ret)
 		return ret;
@@ -279,7 +296,7 @@ int cmd_create(int argc, char **argv)
 	struct cow_err err;
 	const char *backing, *cow;
 
-	CLI_PARSE(argc, argv, 0, cmd_create_help, 1, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_create_help, 1, 2, &o);
 	if (o.backing && o.nargs == 1) {
 		backing = o.backing;
 		cow = o.args[0];
@@ -459,8 +476,7 @@ int cmd_merge(int argc, char **argv)
 	struct cow_backing *b;
 	int ret;
 
-	CLI_PARSE(argc, argv, OPT_IN_PLACE | OPT_YES | OPT_OVERWRITE,
-		  cmd_merge_help, 1, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_merge_help, 1, 2, &o);
 	if (o.nargs != (o.in_place ? 1 : 2))
 		return cli_usage_error("merge", o.in_place ?
 				       "--in-place takes FILE.cow only" :
@@ -510,7 +526,7 @@ int cmd_check(int argc, char **argv)
 	int problems, ret;
 
 	cli_stdout_error_status = 2;	/* a report not written: not checked */
-	CLI_PARSE(argc, argv, 0, cmd_check_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_check_help, 1, 1, &o);
 	path = o.args[0];
 	oo = (struct cow_open_opts){ .layout = o.layout, .backing = o.backing };
 	b = malloc(sizeof(*b));
@@ -573,7 +589,7 @@ int cmd_upgrade(int argc, char **argv)
 	struct cow_progress prog = { cli_bar_update, &bar };
 	int ret;
 
-	CLI_PARSE(argc, argv, 0, cmd_upgrade_help, 2, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_upgrade_help, 2, 2, &o);
 	ret = open_cow(&cf, o.args[0], &o, false);
 	if (ret)
 		return ret;
@@ -612,7 +628,7 @@ int cmd_rebase(int argc, char **argv)
 	uint64_t size;
 	int fd, ret;
 
-	CLI_PARSE(argc, argv, OPT_UPDATE_MTIME, cmd_rebase_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_rebase_help, 1, 1, &o);
 	if (!o.backing)
 		return cli_usage_error("rebase", "--backing NEW is required");
 	path = malloc(COW_PATH_MAX + 1);

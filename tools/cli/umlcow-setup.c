@@ -54,9 +54,10 @@ static void usage(FILE *f)
 	for (i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
-		"\nGlobal options (every command takes them):\n"
-		CLI_GLOBAL_HELP
-		"  -V, --version        print the version\n"
+		"\nOptions (before or after the command; '" PROG " COMMAND --help'\n"
+		"lists the options each command takes):\n");
+	cli_options_print(f, OPT_COW, NULL);
+	fprintf(f,
 		"\nExit status: 0 success, 1 failure, 2 usage error.\n"
 		"See umlcow-setup(8).\n");
 }
@@ -146,12 +147,13 @@ int main(int argc, char **argv)
 		pos = -1;
 	}
 	if (!cmd) {
+		static const struct cli_help any = { "", ~0U, NULL, NULL };
 		struct cli_opts o;
 		char *name = argv[0];
 
 		/* A bad option or value is named before what is missing. */
 		argv[0] = NULL;
-		ret = cli_parse(argc, argv, ~0U, "", 0, argc, &o);
+		ret = cli_parse(argc, argv, &any, 0, argc, &o);
 		argv[0] = name;
 		if (ret == 0)
 			cli_err(NULL, "no command or file given; try '" PROG " --help'");
