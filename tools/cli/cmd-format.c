@@ -35,7 +35,8 @@ const struct cli_help cmd_create_help = {
 	"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
 	"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
 	"backing file's absolute path, size and mtime, sector size 512, alignment\n"
-	"4096, sparse to the full size. Never overwrites FILE.cow.\n",
+	"4096, sparse to the full size. Never overwrites FILE.cow; it appears\n"
+	"only when complete.\n",
 	OPT_BACKING | OPT_LAYOUT,
 	(const struct cli_note[]){
 		{ "backing", "the backing file (or give it as the first operand)" },
@@ -292,6 +293,7 @@ out:
 int cmd_create(int argc, char **argv)
 {
 	struct cow_create_opts co = { .order = -1 };
+	struct cli_output out;
 	struct cli_opts o;
 	struct cow_err err;
 	const char *backing, *cow;
@@ -309,10 +311,16 @@ int cmd_create(int argc, char **argv)
 	}
 	if (o.layout)	/* a known name: cli_parse() checked it */
 		co.layout = cow_layout_find(o.layout, &co.order);
-	if (cow_create(cow, backing, &co, &err)) {
+	/* Like merge's output: whole, or not there at all (output.h). */
+	if (cli_output_begin(&out, cow, false, false))
+		return EXIT_FAIL;
+	if (cow_create(out.tmp, backing, &co, &err)) {
 		cli_cow_err(cow, &err);
+		cli_output_abort(&out);
 		return EXIT_FAIL;
 	}
+	if (cli_output_commit(&out))
+		return EXIT_FAIL;
 	cli_info(cow, "created (layout %s) on %s",
 		 co.layout ? co.layout->name : "v3", backing);
 	return EXIT_OK;
