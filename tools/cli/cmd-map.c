@@ -961,6 +961,20 @@ int cmd_commit(int argc, char **argv)
 
 /* ---- table ----------------------------------------------------------- */
 
+/*
+ * --cow-dev and --backing-dev are printed as given, into a table meant for
+ * a terminal or dmsetup: printable ASCII only (no escapes, no spaces).
+ */
+static bool dev_word(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 int cmd_table(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -979,9 +993,8 @@ int cmd_table(int argc, char **argv)
 		return cli_usage_error(argv[0], "missing %s",
 				       o.cow_dev ? "--backing-dev" :
 				       "--cow-dev");
-	if (!*o.cow_dev || !*o.backing_dev ||
-	    strpbrk(o.cow_dev, " \t\n") || strpbrk(o.backing_dev, " \t\n"))
-		return cli_usage_error(argv[0], "a device must be a non-empty word without spaces");
+	if (!dev_word(o.cow_dev) || !dev_word(o.backing_dev))
+		return cli_usage_error(argv[0], "a device must be a non-empty word of printable ASCII, without spaces");
 	path = o.args[0];
 	co.layout = o.layout;
 	co.backing = o.backing;
