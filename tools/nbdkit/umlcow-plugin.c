@@ -280,14 +280,20 @@ static int64_t umlcow_get_size(void *handle)
 	return (int64_t)cow_engine_size(engine);
 }
 
-/* The COW sector is the unit of allocation: smaller writes read-modify-write. */
+/*
+ * The COW sector is the unit of allocation: smaller writes read-modify-write
+ * it. It is the minimum only when the image is a whole number of sectors:
+ * an export size that is not a multiple of the minimum makes clients that
+ * check alignment (libnbd) refuse the request for the last bytes, and the
+ * engine takes any alignment.
+ */
 static int umlcow_block_size(void *handle, uint32_t *minimum,
 			     uint32_t *preferred, uint32_t *maximum)
 {
 	uint32_t ss = cow_engine_sector_size(engine);
 
 	(void)handle;
-	*minimum = ss;
+	*minimum = cow_engine_size(engine) % ss ? 1 : ss;
 	*preferred = ss > 4096 ? ss : 4096;
 	*maximum = 0xffffffff;
 	return 0;
