@@ -368,6 +368,29 @@ int cow_engine_read(struct cow_engine *e, void *buf, size_t len,
 	return 0;
 }
 
+int cow_engine_cache(struct cow_engine *e, size_t len, uint64_t off,
+		     struct cow_err *err)
+{
+	uint64_t ss = e->ss;
+	int ret = check_io(e, off, len, false, err);
+
+	while (!ret && len) {
+		uint64_t in = off % ss, nsec = (in + len + ss - 1) / ss;
+		bool alloc;
+		uint64_t run = run_locked(e, off / ss, nsec, &alloc);
+		size_t n = run * ss - in < len ? (size_t)(run * ss - in) : len;
+		int fd = alloc ? e->cf->fd : e->backing_fd;
+		uint64_t at = alloc ? e->ci->data_offset + off : off;
+
+		/* Advice only: an error here costs a later read nothing. */
+		(void)posix_fadvise(fd, (off_t)at, (off_t)n,
+				    POSIX_FADV_WILLNEED);
+		off += n;
+		len -= n;
+	}
+	return ret;
+}
+
 /* ---- writes ----------------------------------------------------------- */
 
 /*

@@ -104,6 +104,13 @@ int cow_engine_trim(struct cow_engine *e, size_t len, uint64_t off,
 		    bool fua, struct cow_err *err);
 
 /*
+ * Ask the kernel to read [@off, @off + @len) ahead, from whichever file
+ * holds each run of sectors (posix_fadvise WILLNEED): NBD_CMD_CACHE.
+ */
+int cow_engine_cache(struct cow_engine *e, size_t len, uint64_t off,
+		     struct cow_err *err);
+
+/*
  * Make every completed write durable: fdatasync the COW file, write the
  * dirty bitmap blocks, fdatasync again. On failure the blocks stay dirty.
  */

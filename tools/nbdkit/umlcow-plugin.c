@@ -339,6 +339,24 @@ static int umlcow_can_extents(void *handle)
 	return 1;
 }
 
+/* Read-ahead of the files that hold the range: cheap, so native. */
+static int umlcow_can_cache(void *handle)
+{
+	(void)handle;
+	return NBDKIT_CACHE_NATIVE;
+}
+
+static int umlcow_cache(void *handle, uint32_t count, uint64_t offset,
+			uint32_t flags)
+{
+	struct cow_err e;
+	int ret = cow_engine_cache(engine, count, offset, &e);
+
+	(void)handle;
+	(void)flags;
+	return ret ? fail(ret, &e) : 0;
+}
+
 static int umlcow_pread(void *handle, void *buf, uint32_t count,
 			uint64_t offset, uint32_t flags)
 {
@@ -468,12 +486,14 @@ static struct nbdkit_plugin plugin = {
 	.can_zero          = umlcow_can_zero,
 	.can_multi_conn    = umlcow_can_multi_conn,
 	.can_extents       = umlcow_can_extents,
+	.can_cache         = umlcow_can_cache,
 	.pread             = umlcow_pread,
 	.pwrite            = umlcow_pwrite,
 	.flush             = umlcow_flush,
 	.trim              = umlcow_trim,
 	.zero              = umlcow_zero,
 	.extents           = umlcow_extents,
+	.cache             = umlcow_cache,
 	.errno_is_preserved = 0,
 };
 

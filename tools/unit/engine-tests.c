@@ -425,6 +425,9 @@ static void test_zero_sets_bits(void)
 	ret = cow_engine_extent(f.e, 100 * 1024, 4096, &k, &len, &err);
 	check(ret == 0 && k == COW_EXTENT_BACKING_ZERO && len == 4096,
 	      "extent in the backing file's hole: backing, zero (%d)", (int)k);
+	check(cow_engine_cache(f.e, (size_t)f.size, 0, &err) == 0 &&
+	      cow_engine_cache(f.e, 2, f.size - 1, &err) == -EINVAL,
+	      "cache: the whole image advised, past the end refused");
 	check(cow_engine_flush(f.e, &err) == 0 && merges_to_model(&f),
 	      "flushed, the file merges to the model");
 	teardown(&f);
