@@ -12,6 +12,7 @@
 #include "cli.h"
 
 int cli_verbose;
+int cli_stdout_error_status = EXIT_FAIL;
 
 static void vsay(const char *prefix, const char *file, const char *fmt,
 		 va_list ap)
@@ -88,35 +89,207 @@ enum {
 	O_COW_DEV, O_BACKING_DEV, O_COMMIT_INTERVAL, O_DEFERRED, O_DEBUG,
 };
 
-/* Every option of the tool; the per-command ones carry their OPT_ bit. */
+/*
+ * Every option of the tool, in the order --help lists them: getopt's
+ * table, the OPT_ bit of the commands that take it (0: every command),
+ * and its help (the value's name, the text; a command may word it its own
+ * way with a struct cli_note).
+ */
 static const struct {
 	struct option opt;
-	unsigned int bit;	/* 0: global */
+	unsigned int bit;
+	const char *arg;
+	const char *help;
 } options[] = {
-	{ { "backing", required_argument, NULL, O_BACKING }, 0 },
-	{ { "force", no_argument, NULL, O_FORCE }, 0 },
-	{ { "layout", required_argument, NULL, O_LAYOUT }, 0 },
-	{ { "verbose", no_argument, NULL, O_VERBOSE }, 0 },
-	{ { "debug", no_argument, NULL, O_DEBUG }, 0 },
-	{ { "help", no_argument, NULL, O_HELP }, 0 },
-	{ { "version", no_argument, NULL, O_VERSION }, 0 },
-	{ { "json", no_argument, NULL, O_JSON }, OPT_JSON },
-	{ { "in-place", no_argument, NULL, O_IN_PLACE }, OPT_IN_PLACE },
-	{ { "yes", no_argument, NULL, O_YES }, OPT_YES },
-	{ { "update-mtime", no_argument, NULL, O_UPDATE_MTIME },
-	  OPT_UPDATE_MTIME },
-	{ { "overwrite", no_argument, NULL, O_OVERWRITE }, OPT_OVERWRITE },
-	{ { "name", required_argument, NULL, O_NAME }, OPT_NAME },
-	{ { "read-only", no_argument, NULL, O_READ_ONLY }, OPT_READ_ONLY },
-	{ { "no-discard", no_argument, NULL, O_NO_DISCARD }, OPT_NO_DISCARD },
-	{ { "cow-dev", required_argument, NULL, O_COW_DEV }, OPT_DEVS },
-	{ { "backing-dev", required_argument, NULL, O_BACKING_DEV }, OPT_DEVS },
+	{ { "json", no_argument, NULL, O_JSON }, OPT_JSON, NULL,
+	  "one JSON object on stdout" },
+	{ { "name", required_argument, NULL, O_NAME }, OPT_NAME, "NAME",
+	  "device name (default: FILE without .cow)" },
+	{ { "cow-dev", required_argument, NULL, O_COW_DEV }, OPT_DEVS, "DEV",
+	  "the COW file's device (a path or MAJOR:MINOR)" },
+	{ { "backing-dev", required_argument, NULL, O_BACKING_DEV }, OPT_DEVS,
+	  "DEV", "the backing file's device" },
+	{ { "read-only", no_argument, NULL, O_READ_ONLY }, OPT_READ_ONLY, NULL,
+	  "map read-only; the COW file is never written" },
+	{ { "no-discard", no_argument, NULL, O_NO_DISCARD }, OPT_NO_DISCARD,
+	  NULL, "do not pass discards (they read back as zeros)" },
 	{ { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
-	  OPT_COMMIT_INTERVAL },
-	{ { "deferred", no_argument, NULL, O_DEFERRED }, OPT_DEFERRED },
+	  OPT_COMMIT_INTERVAL, "MS",
+	  "commit the bitmap every MS milliseconds (0: only\non flush and close; default: the target's, 1000)" },
+	{ { "deferred", no_argument, NULL, O_DEFERRED }, OPT_DEFERRED, NULL,
+	  "remove it when its last user closes it" },
+	{ { "overwrite", no_argument, NULL, O_OVERWRITE }, OPT_OVERWRITE, NULL,
+	  "replace an existing output (a regular file)" },
+	{ { "in-place", no_argument, NULL, O_IN_PLACE }, OPT_IN_PLACE, NULL,
+	  "write into the backing file" },
+	{ { "yes", no_argument, NULL, O_YES }, OPT_YES, NULL,
+	  "really do it" },
+	{ { "update-mtime", no_argument, NULL, O_UPDATE_MTIME },
+	  OPT_UPDATE_MTIME, NULL, "store the new file's mtime too" },
+	{ { "backing", required_argument, NULL, O_BACKING }, OPT_BACKING,
+	  "PATH", "use PATH as the backing file" },
+	{ { "force", no_argument, NULL, O_FORCE }, OPT_FORCE, NULL,
+	  "go on when the backing file's mtime differs from\nthe header's (UML itself refuses it)" },
+	{ { "layout", required_argument, NULL, O_LAYOUT }, OPT_LAYOUT, "NAME",
+	  "the header's layout, when detection cannot tell" },
+	{ { "verbose", no_argument, NULL, O_VERBOSE }, 0, NULL, "say more" },
+	{ { "debug", no_argument, NULL, O_DEBUG }, 0, NULL,
+	  "say more, and libdevmapper's messages too" },
+	{ { "help", no_argument, NULL, O_HELP }, 0, NULL, "this help" },
+	{ { "version", no_argument, NULL, O_VERSION }, 0, NULL,
+	  "print the version" },
 };
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* The help text of option @i: a command's note, or the table's. */
+static const char *help_of(size_t i, const struct cli_note *notes)
+{
+	for (; notes && notes->name; notes++)
+		if (!strcmp(notes->name, options[i].opt.name))
+			return notes->help;
+	return options[i].help;
+}
+
+/* "  -b, --backing PATH   text", continued lines under the text. */
+#define HELP_COLUMN	23
+
+static void option_print(FILE *f, size_t i, const struct cli_note *notes)
+{
+	const char *text = help_of(i, notes), *nl;
+	int val = options[i].opt.val, n;
+
+	if (val < 256)
+		n = fprintf(f, "  -%c, --%s", val, options[i].opt.name);
+	else
+		n = fprintf(f, "      --%s", options[i].opt.name);
+	if (options[i].arg)
+		n += fprintf(f, " %s", options[i].arg);
+	if (n > HELP_COLUMN - 3) {
+		fputc('\n', f);
+		n = 0;
+	}
+	for (;;) {
+		nl = strchr(text, '\n');
+		fprintf(f, "%*s%.*s\n", HELP_COLUMN - n, "",
+			nl ? (int)(nl - text) : (int)strlen(text), text);
+		if (!nl)
+			break;
+		text = nl + 1;
+		n = 0;
+	}
+}
+
+void cli_options_print(FILE *f, unsigned int opts,
+		       const struct cli_note *notes)
+{
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (!options[i].bit || (options[i].bit & opts))
+			option_print(f, i, notes);
+}
+
+void cli_help_print(const struct cli_help *h, FILE *f)
+{
+	fputs(h->head, f);
+	cli_options_print(f, h->opts, h->notes);
+	if (h->tail)
+		fputs(h->tail, f);
+}
+
+/* getopt's short option string, from the table: ":b:fl:vh..." */
+static void short_options(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[n++] = ':';		/* a missing value is reported as such */
+	for (size_t i = 0; i < NR_OPTIONS && n + 3 < len; i++) {
+		if (options[i].opt.val >= 256)
+			continue;
+		buf[n++] = (char)options[i].opt.val;
+		if (options[i].opt.has_arg == required_argument)
+			buf[n++] = ':';
+	}
+	buf[n] = '\0';
+}
+
+/*
+ * The table entry of the long option word @a ("--layout", "--lay",
+ * "--layout=v3"), matched as getopt_long matches it: the exact name, or a
+ * prefix of exactly one name. NULL when unknown or ambiguous.
+ */
+static const struct option *long_option(const char *a)
+{
+	const struct option *hit = NULL;
+	size_t len;
+
+	a += 2;
+	len = strcspn(a, "=");
+	for (size_t i = 0; i < NR_OPTIONS; i++) {
+		const struct option *o = &options[i].opt;
+
+		if (strncmp(o->name, a, len))
+			continue;
+		if (strlen(o->name) == len)
+			return o;
+		if (hit)
+			return NULL;
+		hit = o;
+	}
+	return hit;
+}
+
+/* Whether the long option word @a is the prefix of two names or more. */
+static bool ambiguous(const char *a)
+{
+	size_t len, n = 0;
+
+	if (!a || strncmp(a, "--", 2))
+		return false;
+	a += 2;
+	len = strcspn(a, "=");
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (!strncmp(options[i].opt.name, a, len))
+			n++;
+	return n > 1 && !long_option(a - 2);
+}
+
+static bool short_takes_value(int c)
+{
+	for (size_t i = 0; i < NR_OPTIONS; i++)
+		if (options[i].opt.val == c)
+			return options[i].opt.has_arg == required_argument;
+	return false;
+}
+
+bool cli_option_takes_next(const char *a)
+{
+	const struct option *o;
+
+	if (a[0] != '-' || !a[1] || !strcmp(a, "--"))
+		return false;
+	if (a[1] == '-') {
+		o = long_option(a);
+		return o && o->has_arg == required_argument && !strchr(a, '=');
+	}
+	/* "-vb FILE" takes the next word, "-bFILE" does not */
+	for (a++; *a; a++)
+		if (short_takes_value((unsigned char)*a))
+			return a[1] == '\0';
+	return false;
+}
+
+int cli_option_is(const char *a, int val)
+{
+	const struct option *o;
+
+	if (a[0] != '-')
+		return 0;
+	if (a[1] == '-') {
+		o = long_option(a);
+		return o && o->val == val && !strchr(a, '=');
+	}
+	return a[1] == val && !a[2];
+}
 
 static unsigned int bit_of(int val)
 {
@@ -167,21 +340,23 @@ static int parse_ms(const char *s, unsigned int *ms)
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
-	      int min, int max, struct cli_opts *o)
+int cli_parse(int argc, char **argv, const struct cli_help *help, int min,
+	      int max, struct cli_opts *o)
 {
+	unsigned int allowed = help->opts;
 	struct option long_opts[NR_OPTIONS + 1];
 	const char *cmd = argv[0];
+	char shorts[2 * NR_OPTIONS + 2];
 	int c;
 
 	for (size_t i = 0; i < NR_OPTIONS; i++)
 		long_opts[i] = options[i].opt;
 	memset(&long_opts[NR_OPTIONS], 0, sizeof(long_opts[0]));
 	memset(o, 0, sizeof(*o));
+	short_options(shorts, sizeof(shorts));
 	optind = 0;	/* reset getopt for this argv */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:fl:vhyVjn:r", long_opts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, long_opts, NULL)) != -1) {
 		unsigned int bit;
 
 		if (c == ':')
@@ -189,7 +364,9 @@ int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 					       opt_text(argv, optind, optopt)),
 			       -1;
 		if (c == '?')
-			return cli_usage_error(cmd, "unknown option %s",
+			return cli_usage_error(cmd, "%s option %s",
+					       ambiguous(argv[optind - 1]) ?
+					       "ambiguous" : "unknown",
 					       opt_text(argv, optind, optopt)),
 			       -1;
 		bit = bit_of(c);
@@ -209,7 +386,7 @@ int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
 			break;
 		case O_VERBOSE: if (!cli_verbose) cli_verbose = 1; break;
 		case O_DEBUG: cli_verbose = 2; break;
-		case O_HELP: fputs(help, stdout); return 1;
+		case O_HELP: cli_help_print(help, stdout); return 1;
 		case O_VERSION: cli_version(); return 1;
 		case O_JSON: o->json = true; break;
 		case O_IN_PLACE: o->in_place = true; break;

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cowfmt.h"
 #include "quote.h"
@@ -24,6 +25,12 @@
 
 /* 1 with --verbose, 2 with --debug. */
 extern int cli_verbose;
+
+/*
+ * The exit status when stdout cannot be written (main()'s close_stdout):
+ * EXIT_FAIL; check sets 2, "could not check".
+ */
+extern int cli_stdout_error_status;
 
 /*
  * "umlcow-setup: FILE: message" (FILE may be NULL) on stderr, the whole
@@ -48,7 +55,11 @@ void cli_cow_err(const char *file, const struct cow_err *e);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Options a subcommand may accept besides the global ones (a bit mask). */
+/*
+ * Options a subcommand may accept besides those every command takes
+ * (--verbose, --debug, --help, --version): a bit mask. Any other option is
+ * refused ("option not valid here"), as cryptsetup refuses them.
+ */
 enum {
 	OPT_JSON		= 1 << 0,
 	OPT_IN_PLACE		= 1 << 1,
@@ -61,10 +72,40 @@ enum {
 	OPT_DEVS		= 1 << 8,	/* --cow-dev, --backing-dev */
 	OPT_COMMIT_INTERVAL	= 1 << 9,
 	OPT_DEFERRED		= 1 << 10,
+	OPT_BACKING		= 1 << 11,
+	OPT_FORCE		= 1 << 12,
+	OPT_LAYOUT		= 1 << 13,
+	/* what the commands that read a COW file and its backing file take */
+	OPT_COW			= OPT_BACKING | OPT_FORCE | OPT_LAYOUT,
 };
 
+/* A command's own wording for an option's help: { "json", "..." }. */
+struct cli_note {
+	const char *name;	/* the long name; NULL ends a list */
+	const char *help;	/* lines separated by '\n', no final one */
+};
+
+/*
+ * A command's help and the options it takes, in one place: cli_parse()
+ * accepts exactly the options cli_help_print() lists (from cli.c's one
+ * option table), and the bash completion reads them from --help.
+ */
+struct cli_help {
+	const char *head;	/* usage and description, each line "\n"-ended */
+	unsigned int opts;	/* OPT_ bits */
+	const struct cli_note *notes;	/* NULL, or ends with { NULL } */
+	const char *tail;	/* NULL, or text after the options */
+};
+
+/* The help: head, one line per option (table order), tail. */
+void cli_help_print(const struct cli_help *h, FILE *f);
+
+/* The option lines alone, for the options of @opts and the common ones. */
+void cli_options_print(FILE *f, unsigned int opts,
+		       const struct cli_note *notes);
+
 struct cli_opts {
-	/* global: every command takes them */
+	/* the COW file commands' (OPT_COW) */
 	const char *backing;	/* -b, --backing PATH */
 	const char *layout;	/* -l, --layout NAME */
 	bool force;		/* -f, --force: a differing backing mtime */
@@ -80,30 +121,30 @@ struct cli_opts {
 };
 
 /*
- * Parse a subcommand's argv: the global options (--backing, --force,
- * --layout, --verbose, --debug, --help, --version) and those in @allowed.
- * Returns -1 when the caller should return EXIT_USAGE (message printed),
- * 1 after printing @help for --help or the version (return EXIT_OK), 0
- * otherwise. Operands must number from @min to @max.
+ * Parse a subcommand's argv: the common options (--verbose, --debug,
+ * --help, --version) and those in @help->opts. Returns -1 when the caller
+ * should return EXIT_USAGE (message printed), 1 after printing @help for
+ * --help or the version (return EXIT_OK), 0 otherwise. Operands must
+ * number from @min to @max.
  */
-int cli_parse(int argc, char **argv, unsigned int allowed, const char *help,
-	      int min, int max, struct cli_opts *o);
+int cli_parse(int argc, char **argv, const struct cli_help *help, int min,
+	      int max, struct cli_opts *o);
+
+/*
+ * For main()'s look for the command word, from the same table and by the
+ * same rules as cli_parse(): whether the option word @a takes the next
+ * argument as its value ("--lay v3", "-vb FILE"; not "--layout=v3"), and
+ * whether @a is option @val ('h', 'V'; abbreviations included).
+ */
+bool cli_option_takes_next(const char *a);
+int cli_option_is(const char *a, int val);
 
 /* cli_parse() as a command's first line: returns from the command. */
-#define CLI_PARSE(argc, argv, allowed, help, min, max, o) do {		\
-	int r_ = cli_parse(argc, argv, allowed, help, min, max, o);	\
+#define CLI_PARSE(argc, argv, help, min, max, o) do {			\
+	int r_ = cli_parse(argc, argv, help, min, max, o);		\
 	if (r_)								\
 		return r_ < 0 ? EXIT_USAGE : EXIT_OK;			\
 } while (0)
-
-/* The options every command takes, for --help texts. */
-#define CLI_GLOBAL_HELP \
-"  -b, --backing PATH   use PATH as the backing file\n" \
-"  -f, --force          go on when the backing file's mtime differs from\n" \
-"                       the header's (UML itself refuses it)\n" \
-"  -l, --layout NAME    the header's layout, when detection cannot tell\n" \
-"  -v, --verbose        say more (--debug: also libdevmapper's messages)\n" \
-"  -h, --help           this help\n"
 
 /* "umlcow-setup VERSION" on stdout. */
 void cli_version(void);
@@ -125,12 +166,12 @@ int cmd_merge(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_rebase(int argc, char **argv);
-extern const char cmd_info_help[];
-extern const char cmd_create_help[];
-extern const char cmd_merge_help[];
-extern const char cmd_check_help[];
-extern const char cmd_upgrade_help[];
-extern const char cmd_rebase_help[];
+extern const struct cli_help cmd_info_help;
+extern const struct cli_help cmd_create_help;
+extern const struct cli_help cmd_merge_help;
+extern const struct cli_help cmd_check_help;
+extern const struct cli_help cmd_upgrade_help;
+extern const struct cli_help cmd_rebase_help;
 
 /* The mapping subcommands (cmd-map.c). */
 int cmd_open(int argc, char **argv);
@@ -139,11 +180,11 @@ int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_table(int argc, char **argv);
-extern const char cmd_open_help[];
-extern const char cmd_close_help[];
-extern const char cmd_list_help[];
-extern const char cmd_status_help[];
-extern const char cmd_commit_help[];
-extern const char cmd_table_help[];
+extern const struct cli_help cmd_open_help;
+extern const struct cli_help cmd_close_help;
+extern const struct cli_help cmd_list_help;
+extern const struct cli_help cmd_status_help;
+extern const struct cli_help cmd_commit_help;
+extern const struct cli_help cmd_table_help;
 
 #endif /* UMLCOW_CLI_H */

@@ -17,68 +17,91 @@
 #include "json.h"
 #include "output.h"
 
-const char cmd_info_help[] =
-"Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
-"Show a COW file's header: layout, version, byte order, backing file (and\n"
-"whether its size and mtime match), size, sector size, alignment, bitmap\n"
-"offset and length, data offset, allocated sectors (with a short v1/v2\n"
-"bitmap, also those whose bits UML wrote in the padding past it).\n"
-"  -j, --json           one JSON object on stdout (valid UTF-8: bytes of a\n"
-"                       path that are not UTF-8 become U+FFFD)\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_info_help = {
+	"Usage: " PROG " info [--json] [OPTIONS] FILE.cow\n"
+	"Show a COW file's header: layout, version, byte order, backing file (and\n"
+	"whether its size and mtime match), size, sector size, alignment, bitmap\n"
+	"offset and length, data offset, allocated sectors (with a short v1/v2\n"
+	"bitmap, also those whose bits UML wrote in the padding past it).\n",
+	OPT_JSON | OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "json", "one JSON object on stdout (valid UTF-8: bytes of a\npath that are not UTF-8 become U+FFFD)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_create_help[] =
-"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
-"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
-"backing file's absolute path, size and mtime, sector size 512, alignment\n"
-"4096, sparse to the full size. Never overwrites FILE.cow.\n"
-"  -l, --layout NAME    write a legacy layout instead (for tests and\n"
-"                       migration; see Documentation/cow-format.rst):\n"
-"                       v1-packed[-le|-be], v1-x86_64[-le|-be], v2-packed,\n"
-"                       v2-x86_64, qemu-x86_64, qemu-i386, v3, v3-broken\n"
-"  -v, --verbose        say more\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_create_help = {
+	"Usage: " PROG " create [--layout NAME] [--backing] BACKING FILE.cow\n"
+	"Create an empty COW file on BACKING, as UML writes it: layout v3, the\n"
+	"backing file's absolute path, size and mtime, sector size 512, alignment\n"
+	"4096, sparse to the full size. Never overwrites FILE.cow; it appears\n"
+	"only when complete.\n",
+	OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "backing", "the backing file (or give it as the first operand)" },
+		{ "layout", "write a legacy layout instead (for tests and\nmigration; see Documentation/cow-format.rst):\nv1-packed[-le|-be], v1-x86_64[-le|-be], v2-packed,\nv2-x86_64, qemu-x86_64, qemu-i386, v3, v3-broken" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_merge_help[] =
-"Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
-"       " PROG " merge --in-place --yes [OPTIONS] FILE.cow\n"
-"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
-"where the image is zero), or with --in-place write FILE.cow's sectors\n"
-"into its backing file. OUT.img is written to a temporary file next to it,\n"
-"fsync'd and moved into place only when complete: an interrupted or failed\n"
-"merge leaves nothing behind and never harms an existing OUT.img.\n"
-"Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
-"merged too (uml_moo and UML's next boot ignore them).\n"
-"      --overwrite      replace an existing regular OUT.img (not an input)\n"
-"      --in-place       merge into the backing file (changes its mtime:\n"
-"                       other COW files on it no longer match)\n"
-"  -y, --yes            really do the --in-place merge\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_merge_help = {
+	"Usage: " PROG " merge [OPTIONS] FILE.cow OUT.img\n"
+	"       " PROG " merge --in-place --yes --backing BACKING [OPTIONS] FILE.cow\n"
+	"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
+	"where the image is zero), or with --in-place write FILE.cow's sectors\n"
+	"into its backing file, which --backing must name. OUT.img is written to a\n"
+	"temporary file next to it (0600, then no wider than FILE.cow and its\n"
+	"backing file), fsync'd and moved into place only when complete: an\n"
+	"interrupted or failed merge leaves nothing behind and never harms an\n"
+	"existing OUT.img. A COW file whose allocated sectors lie past its end is\n"
+	"refused (check reports it).\n"
+	"Sectors whose bits UML wrote in the padding past a short v1/v2 bitmap are\n"
+	"merged too (uml_moo and UML's next boot ignore them).\n",
+	OPT_OVERWRITE | OPT_IN_PLACE | OPT_YES | OPT_COW,
+	(const struct cli_note[]){
+		{ "overwrite", "replace an existing regular OUT.img (not an input)" },
+		{ "in-place", "merge into the backing file named by --backing\n(changes its mtime: other COW files on it no\nlonger match)" },
+		{ "yes", "really do the --in-place merge" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_check_help[] =
-"Usage: " PROG " check [OPTIONS] FILE.cow\n"
-"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
-"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
-"a file shorter than its data area, allocated sectors without data,\n"
-"backing file present, matching, and not the COW file itself.\n"
-"Exit status: 0 clean, 1 problems found, 2 could not check.\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_check_help = {
+	"Usage: " PROG " check [OPTIONS] FILE.cow\n"
+	"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
+	"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
+	"a file shorter than its data area, allocated sectors without data,\n"
+	"backing file present, matching, and not the COW file itself.\n"
+	"Exit status: 0 clean, 1 problems found, 2 could not check.\n",
+	OPT_COW, NULL, NULL,
+};
 
-const char cmd_upgrade_help[] =
-"Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
-"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
-"reads) with the same backing file, size, mtime, allocated sectors and\n"
-"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
-"it is written to a temporary file and appears only when complete.\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_upgrade_help = {
+	"Usage: " PROG " upgrade [OPTIONS] OLD.cow NEW.cow\n"
+	"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
+	"reads) with the same backing file, size, mtime, allocated sectors and\n"
+	"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
+	"it is written to a temporary file and appears only when complete, with\n"
+	"OLD.cow's owner (as root) and mode, less the umask.\n",
+	OPT_BACKING | OPT_LAYOUT, NULL, NULL,
+};
 
-const char cmd_rebase_help[] =
-"Usage: " PROG " rebase --backing NEW [--update-mtime] [OPTIONS] FILE.cow\n"
-"Point FILE.cow's header at the backing file NEW (moved or renamed),\n"
-"after checking that its size matches. The stored mtime is kept unless\n"
-"--update-mtime is given; nothing else in the file changes.\n"
-"      --update-mtime   store NEW's mtime too\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_rebase_help = {
+	"Usage: " PROG " rebase --backing NEW [--update-mtime] [OPTIONS] FILE.cow\n"
+	"Point FILE.cow's header at the backing file NEW (moved or renamed),\n"
+	"after checking that its size matches. The stored mtime is kept unless\n"
+	"--update-mtime is given; nothing else in the file changes.\n",
+	OPT_UPDATE_MTIME | OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "update-mtime", "store NEW's mtime too" },
+		{ "backing", "the new backing file (required)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
 /* Open a COW file for a subcommand; prints the error. */
 static int open_cow(struct cow_file *cf, const char *path,
@@ -110,12 +133,27 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 		cli_err(NULL, "out of memory");
 		return EXIT_FAIL;
 	}
+	(*b)->fd = -1;
 	ret = open_cow(cf, o->args[0], o, false);
 	if (ret) {
 		free(*b);
 		*b = NULL;
 	}
 	return ret;
+}
+
+/*
+ * Refuse a COW file whose allocated sectors lie past its end before any
+ * output exists, naming the COW file (the library refuses it too).
+ */
+static int data_complete(const struct cow_file *cf)
+{
+	struct cow_err err;
+
+	if (cow_data_check(cf, &err) == 0)
+		return 0;
+	cli_cow_err(cf->path, &err);
+	return -1;
 }
 
 /* Take UML's kind of lock on @fd, or say who holds it. */
@@ -148,7 +186,7 @@ int cmd_info(int argc, char **argv)
 	bool have_b;
 	int ret;
 
-	CLI_PARSE(argc, argv, OPT_JSON, cmd_info_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_info_help, 1, 1, &o);
 	ret = open_cow_backing(&cf, &o, &b);
 	if (ret)
 		return ret;
@@ -159,7 +197,9 @@ int cmd_info(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	have_b = cow_backing_find(cf.path, ci, o.backing, b, &berr) == 0;
+	have_b = cow_backing_find(cf.path, ci, o.backing, O_RDONLY, b,
+				  &berr) == 0;
+	cow_backing_close(b);	/* info reads nothing from it */
 	if (!have_b)
 		cli_warn(cf.path, "%s", berr.msg);
 	else if (b->warning[0])
@@ -253,11 +293,12 @@ out:
 int cmd_create(int argc, char **argv)
 {
 	struct cow_create_opts co = { .order = -1 };
+	struct cli_output out;
 	struct cli_opts o;
 	struct cow_err err;
 	const char *backing, *cow;
 
-	CLI_PARSE(argc, argv, 0, cmd_create_help, 1, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_create_help, 1, 2, &o);
 	if (o.backing && o.nargs == 1) {
 		backing = o.backing;
 		cow = o.args[0];
@@ -270,22 +311,32 @@ int cmd_create(int argc, char **argv)
 	}
 	if (o.layout)	/* a known name: cli_parse() checked it */
 		co.layout = cow_layout_find(o.layout, &co.order);
-	if (cow_create(cow, backing, &co, &err)) {
+	/* Like merge's output: whole, or not there at all (output.h). */
+	if (cli_output_begin(&out, cow, false, false))
+		return EXIT_FAIL;
+	if (cow_create(out.tmp, backing, &co, &err)) {
 		cli_cow_err(cow, &err);
+		cli_output_abort(&out);
 		return EXIT_FAIL;
 	}
+	if (cli_output_commit(&out))
+		return EXIT_FAIL;
 	cli_info(cow, "created (layout %s) on %s",
 		 co.layout ? co.layout->name : "v3", backing);
 	return EXIT_OK;
 }
 
-/* Find and check the backing file; prints the error. */
+/*
+ * Find, open (@flags) and check the backing file; prints the error. The
+ * descriptor checked (b->fd) is the one used: cow_backing_close().
+ */
 static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
-		       struct cow_backing *b)
+		       int flags, struct cow_backing *b)
 {
 	struct cow_err err;
 
-	if (cow_backing_find(cf->path, &cf->info, o->backing, b, &err) ||
+	if (cow_backing_find(cf->path, &cf->info, o->backing, flags, b,
+			     &err) ||
 	    cow_backing_not_self(cf, b, &err) ||
 	    cow_backing_verify(&cf->info, b, o->force, &err)) {
 		cli_cow_err(cf->path, &err);
@@ -299,49 +350,24 @@ static int get_backing(const struct cow_file *cf, const struct cli_opts *o,
 	return 0;
 }
 
-/* Open the backing file found, for reading or (in place) writing. */
-static int open_backing(const struct cow_backing *b, bool writable)
-{
-	struct cow_err err;
-	int fd = cow_open_path(b->path, writable ? O_RDWR : O_RDONLY, true,
-			       NULL, &err);
-
-	if (fd < 0)
-		cli_cow_err(b->path, &err);
-	return fd;
-}
-
-static int merge_in_place(struct cow_file *cf, const struct cli_opts *o,
-			  const struct cow_backing *b)
+static int merge_in_place(struct cow_file *cf, const struct cow_backing *b)
 {
 	struct cli_bar bar;
 	struct cow_progress prog = { cli_bar_update, &bar };
 	struct cow_err err;
-	int bfd, ret = EXIT_FAIL;
 
-	if (!o->yes) {
-		cli_err(cf->path, "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
-			b->path, b->path);
+	if (lock(b->fd, true, b->path))
 		return EXIT_FAIL;
-	}
-	bfd = open_backing(b, true);
-	if (bfd < 0)
-		return EXIT_FAIL;
-	if (lock(bfd, true, b->path))
-		goto out;
 	cli_bar_start(&bar, "merging");
-	if (cow_merge_in_place(cf, bfd, &prog, &err)) {
+	if (cow_merge_in_place(cf, b->fd, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_err(cf->path, "merge into %s failed: %s", b->path, err.msg);
-		goto out;
+		return EXIT_FAIL;
 	}
 	cli_bar_end(&bar);
 	cli_warn(cf->path, "merged into %s; its mtime changed, so COW files on it (this one too) no longer match it",
 		 b->path);
-	ret = EXIT_OK;
-out:
-	close(bfd);
-	return ret;
+	return EXIT_OK;
 }
 
 /*
@@ -366,6 +392,32 @@ static int merge_target_ok(const struct cow_file *cf,
 	return 0;
 }
 
+/*
+ * The temporary output, 0600 and then no wider than its inputs: the image
+ * holds the backing file's data and the COW file's, so nobody who could
+ * not read both may read it (cow_output_perm()).
+ */
+static int create_output(const struct cow_file *cf,
+			 const struct cow_backing *b, const char *path,
+			 const char *tmp)
+{
+	const struct cow_perm in[] = { cf->perm, b->perm };
+	struct cow_err err;
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		cli_err(path, "cannot create a temporary file next to it: %s",
+			strerror(errno));
+		return -1;
+	}
+	if (cow_output_perm(fd, in, 2, NULL, &err)) {
+		cli_cow_err(path, &err);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 			 const struct cow_backing *b, const char *path)
 {
@@ -373,24 +425,18 @@ static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 	struct cow_progress prog = { cli_bar_update, &bar };
 	struct cli_output out;
 	struct cow_err err;
-	int bfd, ofd = -1, ret = EXIT_FAIL;
+	int ofd = -1, ret = EXIT_FAIL;
 
 	if (merge_target_ok(cf, b, path))
 		return EXIT_FAIL;
-	bfd = open_backing(b, false);
-	if (bfd < 0)
-		return EXIT_FAIL;
-	if (lock(bfd, false, b->path) ||
+	if (lock(b->fd, false, b->path) ||
 	    cli_output_begin(&out, path, o->overwrite, true))
-		goto out_b;
-	ofd = open(out.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (ofd < 0) {
-		cli_err(path, "cannot create a temporary file next to it: %s",
-			strerror(errno));
+		return EXIT_FAIL;
+	ofd = create_output(cf, b, path, out.tmp);
+	if (ofd < 0)
 		goto out;
-	}
 	cli_bar_start(&bar, "merging");
-	if (cow_merge(cf, bfd, ofd, &prog, &err)) {
+	if (cow_merge(cf, b->fd, ofd, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_cow_err(path, &err);
 		goto out;
@@ -411,9 +457,24 @@ out:
 		close(ofd);
 	if (ret)
 		cli_output_abort(&out);
-out_b:
-	close(bfd);
 	return ret;
+}
+
+/*
+ * merge --in-place writes into a file that a header, which anyone may have
+ * written, names: as root that could be any regular file. Only a file the
+ * user names with --backing is written, and only with --yes.
+ */
+static int in_place_allowed(const struct cli_opts *o)
+{
+	if (!o->backing)
+		return cli_usage_error("merge", "--in-place writes into the backing file: name it with --backing PATH (the header's path is not trusted for writing)");
+	if (!o->yes) {
+		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
+			o->backing, o->backing);
+		return EXIT_FAIL;
+	}
+	return 0;
 }
 
 int cmd_merge(int argc, char **argv)
@@ -423,21 +484,24 @@ int cmd_merge(int argc, char **argv)
 	struct cow_backing *b;
 	int ret;
 
-	CLI_PARSE(argc, argv, OPT_IN_PLACE | OPT_YES | OPT_OVERWRITE,
-		  cmd_merge_help, 1, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_merge_help, 1, 2, &o);
 	if (o.nargs != (o.in_place ? 1 : 2))
 		return cli_usage_error("merge", o.in_place ?
 				       "--in-place takes FILE.cow only" :
-				       "give FILE.cow OUT.img (or --in-place --yes FILE.cow)");
+				       "give FILE.cow OUT.img (or --in-place --yes --backing BACKING FILE.cow)");
+	if (o.in_place && (ret = in_place_allowed(&o)))
+		return ret;
 	ret = open_cow_backing(&cf, &o, &b);
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || get_backing(&cf, &o, b))
+	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
+	    get_backing(&cf, &o, o.in_place ? O_RDWR : O_RDONLY, b))
 		goto out;
-	ret = o.in_place ? merge_in_place(&cf, &o, b) :
+	ret = o.in_place ? merge_in_place(&cf, b) :
 	      merge_to_file(&cf, &o, b, o.args[1]);
 out:
+	cow_backing_close(b);
 	cow_close(&cf);
 	free(b);
 	return ret;
@@ -469,7 +533,8 @@ int cmd_check(int argc, char **argv)
 	bool have_b;
 	int problems, ret;
 
-	CLI_PARSE(argc, argv, 0, cmd_check_help, 1, 1, &o);
+	cli_stdout_error_status = 2;	/* a report not written: not checked */
+	CLI_PARSE(argc, argv, &cmd_check_help, 1, 1, &o);
 	path = o.args[0];
 	oo = (struct cow_open_opts){ .layout = o.layout, .backing = o.backing };
 	b = malloc(sizeof(*b));
@@ -495,7 +560,9 @@ int cmd_check(int argc, char **argv)
 		}
 		goto out_free;
 	}
-	have_b = cow_backing_find(cf.path, &cf.info, o.backing, b, berr) == 0;
+	have_b = cow_backing_find(cf.path, &cf.info, o.backing, O_RDONLY, b,
+				  berr) == 0;
+	cow_backing_close(b);	/* check reads nothing from it */
 	if (have_b && cow_backing_not_self(&cf, b, berr))
 		have_b = false;
 	problems = cow_check(&cf, have_b ? b : NULL, berr->msg, o.force,
@@ -530,15 +597,16 @@ int cmd_upgrade(int argc, char **argv)
 	struct cow_progress prog = { cli_bar_update, &bar };
 	int ret;
 
-	CLI_PARSE(argc, argv, 0, cmd_upgrade_help, 2, 2, &o);
+	CLI_PARSE(argc, argv, &cmd_upgrade_help, 2, 2, &o);
 	ret = open_cow(&cf, o.args[0], &o, false);
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) ||
+	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
 	    cli_output_begin(&out, o.args[1], false, false))
 		goto out;
 	co.layout = cow_layout_find("v3", NULL);
+	co.inherit_perm = true;	/* NEW.cow stays its owner's, no wider */
 	cli_bar_start(&bar, "upgrading");
 	if (cow_convert(&cf, out.tmp, &co, &prog, &err)) {
 		cli_bar_end(&bar);
@@ -568,7 +636,7 @@ int cmd_rebase(int argc, char **argv)
 	uint64_t size;
 	int fd, ret;
 
-	CLI_PARSE(argc, argv, OPT_UPDATE_MTIME, cmd_rebase_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_rebase_help, 1, 1, &o);
 	if (!o.backing)
 		return cli_usage_error("rebase", "--backing NEW is required");
 	path = malloc(COW_PATH_MAX + 1);

@@ -37,92 +37,108 @@
 
 /* ---- help ------------------------------------------------------------ */
 
-const char cmd_open_help[] =
-"Usage: " PROG " [open] [OPTIONS] FILE.cow\n"
-"\n"
-"Map a UML COW file (with its backing file) as /dev/mapper/NAME through the\n"
-"umlcow device-mapper target, and print the device path.\n"
-"\n"
-"  -n, --name NAME      device name (default: FILE without .cow)\n"
-"  -r, --read-only      map read-only; the COW file is never written\n"
-"      --no-discard     do not pass discards (they read back as zeros)\n"
-"      --commit-interval MS\n"
-"                       commit the bitmap every MS milliseconds (0: only\n"
-"                       on flush and close; default: the target's, 1000)\n"
-CLI_GLOBAL_HELP
-"\n"
-"Both files are attached to loop devices that go away with the mapping (the\n"
-"backing file read-only). Like UML, it takes a write lock on the COW file\n"
-"(a read lock with --read-only) and a read lock on the backing file, and\n"
-"refuses while UML (or anyone) holds a conflicting lock. A COW file that\n"
-"ends before its data area (QEMU style) is extended sparsely first. A v1/v2\n"
-"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
-"its last sectors fit in the padding before the data area, where UML puts\n"
-"them; only when that byte is the data area's own is it mapped read-only,\n"
-"those sectors from the backing file. Nothing is left behind on failure.\n";
+const struct cli_help cmd_open_help = {
+	"Usage: " PROG " [open] [OPTIONS] FILE.cow\n"
+	"\n"
+	"Map a UML COW file (with its backing file) as /dev/mapper/NAME through the\n"
+	"umlcow device-mapper target, and print the device path.\n"
+	"\n",
+	OPT_NAME | OPT_READ_ONLY | OPT_NO_DISCARD | OPT_COMMIT_INTERVAL |
+	OPT_COW,
+	NULL,
+	"\n"
+	"Both files are attached to loop devices that go away with the mapping (the\n"
+	"backing file read-only). Like UML, it takes a write lock on the COW file\n"
+	"(a read lock with --read-only) and a read lock on the backing file, and\n"
+	"refuses while UML (or anyone) holds a conflicting lock. A COW file that\n"
+	"ends before its data area (QEMU style) is extended sparsely first. A v1/v2\n"
+	"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
+	"its last sectors fit in the padding before the data area, where UML puts\n"
+	"them; only when that byte is the data area's own is it mapped read-only,\n"
+	"those sectors from the backing file. Nothing is left behind on failure.\n",
+};
 
-const char cmd_close_help[] =
-"Usage: " PROG " close [OPTIONS] NAME|FILE.cow\n"
-"\n"
-"Remove the umlcow mapping NAME, or the mapping of FILE.cow; its loop\n"
-"devices and locks go with it. Fails, changing nothing, while the device is\n"
-"open (mounted, for instance), unless --deferred.\n"
-"\n"
-"      --deferred       remove it when its last user closes it\n"
-"  -v, --verbose        say what is done\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_close_help = {
+	"Usage: " PROG " close [OPTIONS] NAME|FILE.cow\n"
+	"\n"
+	"Remove the umlcow mapping NAME, or the mapping of FILE.cow; its loop\n"
+	"devices and locks go with it. Fails, changing nothing, while the device is\n"
+	"open (mounted, for instance), unless --deferred.\n"
+	"\n",
+	OPT_DEFERRED,
+	(const struct cli_note[]){
+		{ "verbose", "say what is done" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_list_help[] =
-"Usage: " PROG " list [--json]\n"
-"\n"
-"Show every umlcow mapping: name, mode, allocated sectors, COW file and\n"
-"backing file.\n"
-"\n"
-"  -j, --json           one JSON array of objects (keys: name, device,\n"
-"                       uuid, mode, access, read_only, cow_file,\n"
-"                       backing_file, cow_dev, backing_dev, bitmap_offset,\n"
-"                       data_offset, sector_size, sectors,\n"
-"                       allocated_sectors, dirty_blocks, bitmap_memory,\n"
-"                       tail_sectors, open_count, deferred_remove, table,\n"
-"                       status)\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_list_help = {
+	"Usage: " PROG " list [--json]\n"
+	"\n"
+	"Show every umlcow mapping: name, mode, allocated sectors, COW file and\n"
+	"backing file.\n"
+	"\n",
+	OPT_JSON,
+	(const struct cli_note[]){
+		{ "json", "one JSON array of objects (keys: name, device,\nuuid, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_status_help[] =
-"Usage: " PROG " status [--json] NAME|FILE.cow\n"
-"\n"
-"Show one umlcow mapping: its mode (rw; ro or fail after an I/O error),\n"
-"access (writable or read_only), allocated and total sectors, dirty bitmap\n"
-"blocks, bitmap memory, the COW and backing files and their devices.\n"
-"Exit status 1 when it is not mapped.\n"
-"\n"
-"  -j, --json           one JSON object (the keys of list --json)\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_status_help = {
+	"Usage: " PROG " status [--json] NAME|FILE.cow\n"
+	"\n"
+	"Show one umlcow mapping: its mode (rw; ro or fail after an I/O error),\n"
+	"access (writable or read_only), allocated and total sectors, dirty bitmap\n"
+	"blocks, bitmap memory, the COW and backing files and their devices.\n"
+	"Exit status 1 when it is not mapped.\n"
+	"\n",
+	OPT_JSON,
+	(const struct cli_note[]){
+		{ "json", "one JSON object (the keys of list --json)" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_commit_help[] =
-"Usage: " PROG " commit NAME|FILE.cow\n"
-"\n"
-"Write the mapping's dirty bitmap blocks to the COW file now (the target\n"
-"message 'commit'), after flushing the data they describe.\n"
-"\n"
-"  -v, --verbose        say what is done\n"
-"  -h, --help           this help\n";
+const struct cli_help cmd_commit_help = {
+	"Usage: " PROG " commit NAME|FILE.cow\n"
+	"\n"
+	"Write the mapping's dirty bitmap blocks to the COW file now (the target\n"
+	"message 'commit'), after flushing the data they describe.\n"
+	"\n",
+	0,
+	(const struct cli_note[]){
+		{ "verbose", "say what is done" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
-const char cmd_table_help[] =
-"Usage: " PROG " table --cow-dev DEV --backing-dev DEV [OPTIONS] FILE.cow\n"
-"\n"
-"Print the table for FILE.cow, for use with dmsetup by hand:\n"
-"  umlcow-setup table --cow-dev /dev/loop0 --backing-dev /dev/loop1 \\\n"
-"      FILE.cow | dmsetup create NAME\n"
-"DEV is written as given (a path or MAJOR:MINOR). The COW device must hold\n"
-"the whole file, the backing device the whole image. For a v1/v2 file\n"
-"whose short bitmap's missing byte is the data area's first, the table has\n"
-"a second, linear line that maps the last sectors to the backing file, and\n"
-"read_only.\n"
-"\n"
-"  -r, --read-only      add the read_only feature\n"
-"      --no-discard     add the no_discard feature\n"
-"      --commit-interval MS  add the commit_interval feature\n"
-CLI_GLOBAL_HELP;
+const struct cli_help cmd_table_help = {
+	"Usage: " PROG " table --cow-dev DEV --backing-dev DEV [OPTIONS] FILE.cow\n"
+	"\n"
+	"Print the table for FILE.cow, for use with dmsetup by hand:\n"
+	"  umlcow-setup table --cow-dev /dev/loop0 --backing-dev /dev/loop1 \\\n"
+	"      FILE.cow | dmsetup create NAME\n"
+	"DEV is written as given (a path or MAJOR:MINOR). The COW device must hold\n"
+	"the whole file, the backing device the whole image. For a v1/v2 file\n"
+	"whose short bitmap's missing byte is the data area's first, the table has\n"
+	"a second, linear line that maps the last sectors to the backing file, and\n"
+	"read_only.\n"
+	"\n",
+	OPT_DEVS | OPT_READ_ONLY | OPT_NO_DISCARD | OPT_COMMIT_INTERVAL |
+	OPT_BACKING | OPT_LAYOUT,
+	(const struct cli_note[]){
+		{ "read-only", "add the read_only feature" },
+		{ "no-discard", "add the no_discard feature" },
+		{ "commit-interval", "add the commit_interval feature" },
+		{ NULL, NULL },
+	},
+	NULL,
+};
 
 /* ---- the table -------------------------------------------------------- */
 
@@ -375,7 +391,6 @@ static int open_cow_locked(struct open_state *s)
 static int open_backing(struct open_state *s)
 {
 	struct cow_err e;
-	char *what;
 	uint64_t bsize;
 
 	s->b = malloc(sizeof(*s->b));
@@ -383,7 +398,9 @@ static int open_backing(struct open_state *s)
 		cli_err(s->path, "out of memory");
 		return EXIT_FAIL;
 	}
-	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, s->b, &e) ||
+	s->b->fd = -1;
+	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, O_RDONLY,
+			     s->b, &e) ||
 	    cow_backing_not_self(&s->cf, s->b, &e) ||
 	    cow_backing_verify(&s->cf.info, s->b, s->o->force, &e)) {
 		cli_cow_err(s->path, &e);
@@ -392,16 +409,12 @@ static int open_backing(struct open_state *s)
 	if (s->b->warning[0])
 		cli_warn(s->path, "%s", s->b->warning);
 	cli_info(s->path, "backing file %s", s->b->path);
-	if (asprintf(&what, "backing file %s", s->b->path) < 0) {
-		cli_err(s->path, "out of memory");
-		return EXIT_FAIL;
-	}
-	s->back_fd = cow_open_path(s->b->path, O_RDONLY, true, what, &e);
-	free(what);
-	if (s->back_fd < 0) {
-		cli_cow_err(s->path, &e);
-		return EXIT_FAIL;
-	}
+	/*
+	 * The descriptor checked is the one mapped: reopening the path would
+	 * map whatever it names by now (a block device, too).
+	 */
+	s->back_fd = s->b->fd;
+	s->b->fd = -1;
 	if (lock_file(s->back_fd, false, s->b->path, false))
 		return EXIT_FAIL;
 	if (cow_fd_size(s->back_fd, &bsize, &e)) {
@@ -553,6 +566,7 @@ static void open_undo(struct open_state *s, int ret)
 			s->orig_size, strerror(errno));
 	if (s->back_fd >= 0)
 		close(s->back_fd);
+	cow_backing_close(s->b);
 	free(s->b);
 	cow_close(&s->cf);
 }
@@ -563,8 +577,7 @@ int cmd_open(int argc, char **argv)
 	struct open_state s = { .o = &o, .back_fd = -1 };
 	int ret;
 
-	CLI_PARSE(argc, argv, OPT_NAME | OPT_READ_ONLY | OPT_NO_DISCARD |
-		  OPT_COMMIT_INTERVAL, cmd_open_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_open_help, 1, 1, &o);
 	dmdev_set_verbose(cli_verbose);
 	s.path = o.args[0];
 	s.read_only = o.read_only;
@@ -742,7 +755,7 @@ int cmd_list(int argc, char **argv)
 	size_t n;
 	int err;
 
-	CLI_PARSE(argc, argv, OPT_JSON, cmd_list_help, 0, 0, &o);
+	CLI_PARSE(argc, argv, &cmd_list_help, 0, 0, &o);
 	dmdev_set_verbose(cli_verbose);
 	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
 	if (err)
@@ -842,10 +855,10 @@ static int resolve(const char *arg, char *name, size_t len,
  * @argv, then find the mapping its operand names. Returns -1 to go on with
  * @name set, or the exit status to return.
  */
-static int one_mapping(int argc, char **argv, unsigned int allowed,
-		       const char *help, struct cli_opts *o, char *name)
+static int one_mapping(int argc, char **argv, const struct cli_help *help,
+		       struct cli_opts *o, char *name)
 {
-	int ret = cli_parse(argc, argv, allowed, help, 1, 1, o);
+	int ret = cli_parse(argc, argv, help, 1, 1, o);
 
 	if (ret)
 		return ret < 0 ? EXIT_USAGE : EXIT_OK;
@@ -860,7 +873,7 @@ int cmd_close(int argc, char **argv)
 	char name[DM_NAME_LEN];
 	int err, ret;
 
-	ret = one_mapping(argc, argv, OPT_DEFERRED, cmd_close_help, &o, name);
+	ret = one_mapping(argc, argv, &cmd_close_help, &o, name);
 	if (ret >= 0)
 		return ret;
 	err = dmdev_remove(name, o.deferred);
@@ -888,7 +901,7 @@ int cmd_status(int argc, char **argv)
 	struct dmdev dev;
 	int err, ret;
 
-	ret = one_mapping(argc, argv, OPT_JSON, cmd_status_help, &o, name);
+	ret = one_mapping(argc, argv, &cmd_status_help, &o, name);
 	if (ret >= 0)
 		return ret;
 	err = dmdev_get(name, &dev);
@@ -932,7 +945,7 @@ int cmd_commit(int argc, char **argv)
 	char name[DM_NAME_LEN], reply[256];
 	int err, ret;
 
-	ret = one_mapping(argc, argv, 0, cmd_commit_help, &o, name);
+	ret = one_mapping(argc, argv, &cmd_commit_help, &o, name);
 	if (ret >= 0)
 		return ret;
 	err = dmdev_message(name, "commit", reply, sizeof(reply));
@@ -948,6 +961,20 @@ int cmd_commit(int argc, char **argv)
 
 /* ---- table ----------------------------------------------------------- */
 
+/*
+ * --cow-dev and --backing-dev are printed as given, into a table meant for
+ * a terminal or dmsetup: printable ASCII only (no escapes, no spaces).
+ */
+static bool dev_word(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 int cmd_table(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -961,15 +988,13 @@ int cmd_table(int argc, char **argv)
 	size_t len;
 	int ret = EXIT_FAIL;
 
-	CLI_PARSE(argc, argv, OPT_DEVS | OPT_READ_ONLY | OPT_NO_DISCARD |
-		  OPT_COMMIT_INTERVAL, cmd_table_help, 1, 1, &o);
+	CLI_PARSE(argc, argv, &cmd_table_help, 1, 1, &o);
 	if (!o.cow_dev || !o.backing_dev)
 		return cli_usage_error(argv[0], "missing %s",
 				       o.cow_dev ? "--backing-dev" :
 				       "--cow-dev");
-	if (!*o.cow_dev || !*o.backing_dev ||
-	    strpbrk(o.cow_dev, " \t\n") || strpbrk(o.backing_dev, " \t\n"))
-		return cli_usage_error(argv[0], "a device must be a non-empty word without spaces");
+	if (!dev_word(o.cow_dev) || !dev_word(o.backing_dev))
+		return cli_usage_error(argv[0], "a device must be a non-empty word of printable ASCII, without spaces");
 	path = o.args[0];
 	co.layout = o.layout;
 	co.backing = o.backing;

@@ -24,7 +24,13 @@ void json_write_string(FILE *f, const char *s)
 		size_t n = utf8_seq_len(p);
 
 		if (n > 1) {
-			fwrite(p, 1, n, f);
+			uint32_t cp = utf8_decode(p, n);
+
+			/* valid JSON either way; escaped, no terminal acts on it */
+			if (utf8_hidden(cp))
+				fprintf(f, "\\u%04x", (unsigned int)cp);
+			else
+				fwrite(p, 1, n, f);
 			p += n;
 			continue;
 		}

@@ -31,7 +31,12 @@ static void on_signal(int sig)
 
 static void catch_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/*
+	 * SIGQUIT and SIGXFSZ (a file size limit, ulimit -f) kill as surely
+	 * as SIGTERM does; SIGPIPE, a progress bar's reader gone.
+	 */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXFSZ,
+				    SIGPIPE };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));

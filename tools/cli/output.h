@@ -5,8 +5,9 @@
  * The data goes to a temporary file in the target's directory, named
  * ".NAME.umlcow-XXXXXX"; on success it is fsync'd (by the writer), then
  * linked (new file) or renamed (--overwrite) into place and the directory
- * fsync'd. On failure, and on SIGINT, SIGTERM or SIGHUP, the temporary
- * file is removed: an existing output is never truncated or half-written.
+ * fsync'd. On failure, and on SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXFSZ
+ * (a file size limit) or SIGPIPE, the temporary file is removed: an
+ * existing output is never truncated or half-written.
  */
 #ifndef UMLCOW_OUTPUT_H
 #define UMLCOW_OUTPUT_H

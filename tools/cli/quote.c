@@ -40,6 +40,27 @@ size_t utf8_seq_len(const unsigned char *p)
 	return n;
 }
 
+uint32_t utf8_decode(const unsigned char *p, size_t n)
+{
+	static const unsigned char mask[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = p[0] & mask[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	return cp;
+}
+
+bool utf8_hidden(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) ||	/* C1: 0x9b is CSI */
+	       cp == 0x061c ||			/* Arabic letter mark */
+	       (cp >= 0x200b && cp <= 0x200f) ||	/* zero width, LRM, RLM */
+	       (cp >= 0x2028 && cp <= 0x202e) ||	/* separators, embeddings */
+	       (cp >= 0x2060 && cp <= 0x2064) ||	/* word joiner, invisibles */
+	       (cp >= 0x2066 && cp <= 0x2069) ||	/* isolates */
+	       cp == 0xfeff;			/* zero width no-break space */
+}
+
 #define RING 8
 
 const char *cli_q(const char *s)
@@ -57,18 +78,19 @@ const char *cli_q(const char *s)
 	o = out;
 	for (p = (const unsigned char *)s; *p;) {
 		size_t n = utf8_seq_len(p);
-		/* U+0080..U+009F (C1 controls) are c2 80..c2 9f */
-		bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
 
-		if (n > 1 && !c1) {
+		if (n > 1 && !utf8_hidden(utf8_decode(p, n))) {
 			memcpy(o, p, n);
 			o += n;
 			p += n;
 		} else if (n == 1 && *p >= 0x20 && *p != 0x7f) {
 			*o++ = (char)*p++;
 		} else {
-			o += sprintf(o, "\\x%02x", *p);
-			p++;
+			/* every byte of a hidden character, as ls -b does */
+			size_t k = n ? n : 1;
+
+			while (k--)
+				o += sprintf(o, "\\x%02x", *p++);
 		}
 	}
 	*o = '\0';

@@ -6,7 +6,9 @@
 #ifndef UMLCOW_QUOTE_H
 #define UMLCOW_QUOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Length of the valid UTF-8 sequence at @p: 1 for an ASCII byte (NUL
@@ -15,10 +17,22 @@
  */
 size_t utf8_seq_len(const unsigned char *p);
 
+/* The code point of the valid @n-byte sequence at @p (utf8_seq_len()). */
+uint32_t utf8_decode(const unsigned char *p, size_t n);
+
+/*
+ * Characters that change what a terminal shows without showing
+ * themselves: C1 controls (U+0080-U+009F), bidirectional embeddings,
+ * overrides and isolates, zero-width characters, line and paragraph
+ * separators. A path made of them can pose as another on screen.
+ */
+bool utf8_hidden(uint32_t cp);
+
 /*
  * @s as it may reach a terminal: printable ASCII and valid UTF-8 from
- * U+00A0 up pass through; every other byte (C0 and C1 controls, DEL,
- * bytes that are not UTF-8) is written as \xNN, the way `ls -b` and
+ * U+00A0 up pass through, but for utf8_hidden() characters; every other
+ * byte (C0 and C1 controls, DEL, hidden characters, bytes that are not
+ * UTF-8) is written as \xNN, the way `ls -b` and
  * losetup quote names. Idempotent. The result lives until the 8th next
  * call (a ring of buffers, so several may be used in one printf); NULL
  * gives "(null)".

@@ -7,10 +7,12 @@
  * given before the subcommand are handed to it; with no subcommand the
  * arguments are those of `open`.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -52,9 +54,10 @@ static void usage(FILE *f)
 	for (i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
-		"\nGlobal options (every command takes them):\n"
-		CLI_GLOBAL_HELP
-		"  -V, --version        print the version\n"
+		"\nOptions (before or after the command; '" PROG " COMMAND --help'\n"
+		"lists the options each command takes):\n");
+	cli_options_print(f, OPT_COW, NULL);
+	fprintf(f,
 		"\nExit status: 0 success, 1 failure, 2 usage error.\n"
 		"See umlcow-setup(8).\n");
 }
@@ -69,33 +72,27 @@ static const struct command *find(const char *name)
 	return NULL;
 }
 
-/* Long options that take their value as the next argument. */
-static bool long_takes_value(const char *a)
-{
-	static const char *const with_value[] = {
-		"--backing", "--layout", "--name", "--cow-dev", "--backing-dev",
-		"--commit-interval",
-	};
-
-	if (strchr(a, '='))
-		return false;
-	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]);
-	     i++)
-		if (strcmp(a, with_value[i]) == 0)
-			return true;
-	return false;
-}
-
 /*
- * Whether the short-option word @a ("-vb", "-bfile") leaves its value to
- * the next argument: its last option takes one and nothing follows it.
+ * At exit, as util-linux's close_stdout(): output that did not reach
+ * stdout (a full disk, a closed pipe's EIO) makes the command fail; a
+ * script must not take a truncated `info --json` for the whole answer.
  */
-static bool short_takes_value(const char *a)
+static void close_stdout(void)
 {
-	for (a++; *a; a++)
-		if (strchr("bln", *a))
-			return a[1] == '\0';
-	return false;
+	bool failed = ferror(stdout) != 0;
+	int e = 0;
+
+	if (fclose(stdout) != 0) {
+		failed = true;
+		e = errno;
+	}
+	if (!failed)
+		return;
+	if (e == EPIPE)		/* the reader went away, as util-linux */
+		return;
+	cli_err(NULL, "write error on standard output%s%s",
+		e ? ": " : "", e ? strerror(e) : "");
+	_exit(cli_stdout_error_status);
 }
 
 int main(int argc, char **argv)
@@ -104,6 +101,7 @@ int main(int argc, char **argv)
 	char **nargv;
 	int i, pos = -1, n = 0, ret;
 
+	atexit(close_stdout);
 	/* The first operand names the command, unless it is a file. */
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -114,8 +112,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (a[0] == '-' && a[1]) {
-			if (a[1] == '-' ? long_takes_value(a) :
-			    short_takes_value(a))
+			/* the option table's rules, getopt's abbreviations */
+			if (cli_option_takes_next(a))
 				i++;
 			continue;
 		}
@@ -126,13 +124,11 @@ int main(int argc, char **argv)
 		cmd = find(argv[pos]);
 	if (!cmd) {
 		for (i = 1; i < argc && i != pos; i++) {
-			if (!strcmp(argv[i], "--help") ||
-			    !strcmp(argv[i], "-h")) {
+			if (cli_option_is(argv[i], 'h')) {
 				usage(stdout);
 				return EXIT_OK;
 			}
-			if (!strcmp(argv[i], "--version") ||
-			    !strcmp(argv[i], "-V")) {
+			if (cli_option_is(argv[i], 'V')) {
 				cli_version();
 				return EXIT_OK;
 			}
@@ -151,12 +147,13 @@ int main(int argc, char **argv)
 		pos = -1;
 	}
 	if (!cmd) {
+		static const struct cli_help any = { "", ~0U, NULL, NULL };
 		struct cli_opts o;
 		char *name = argv[0];
 
 		/* A bad option or value is named before what is missing. */
 		argv[0] = NULL;
-		ret = cli_parse(argc, argv, ~0U, "", 0, argc, &o);
+		ret = cli_parse(argc, argv, &any, 0, argc, &o);
 		argv[0] = name;
 		if (ret == 0)
 			cli_err(NULL, "no command or file given; try '" PROG " --help'");

@@ -76,9 +76,13 @@ int cow_absolute_path(const char *path, char *out, size_t outlen,
 	return 0;
 }
 
-/* Fill @b from @path; 0, or -1 with errno kept for the caller. */
+/*
+ * Fill @b from @path, opened once with @flags and kept open in b->fd; 0,
+ * or -1 with errno kept for the caller. Only a regular file, or anything
+ * cow_open_path() takes when @any_type (--backing), is opened at all.
+ */
 static int probe(const char *path, struct cow_backing *b, bool any_type,
-		 struct cow_err *err)
+		 int flags, struct cow_err *err)
 {
 	struct stat st;
 	char *what;
@@ -88,18 +92,17 @@ static int probe(const char *path, struct cow_backing *b, bool any_type,
 		cow_seterr(err, "out of memory");
 		return -1;
 	}
-	fd = cow_open_path(path, O_RDONLY, true, what, err);
+	fd = cow_open_path(path, flags, any_type, what, err);
 	free(what);
+	/* A block device a header names is used only when --backing names it. */
+	if (fd < 0 && errno == EINVAL && !any_type && stat(path, &st) == 0 &&
+	    S_ISBLK(st.st_mode))
+		cow_seterr(err, "backing file %s is %s, not a regular file; name it with --backing to use it anyway",
+			   path, cow_file_type(st.st_mode));
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {
 		cow_seterr(err, "backing file %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !any_type) {
-		cow_seterr(err, "backing file %s is %s, not a regular file; name it with --backing to use it anyway",
-			   path, cow_file_type(st.st_mode));
 		close(fd);
 		return -1;
 	}
@@ -108,12 +111,22 @@ static int probe(const char *path, struct cow_backing *b, bool any_type,
 	b->mtime = (uint32_t)st.st_mtime;
 	b->dev = st.st_dev;
 	b->ino = st.st_ino;
+	b->perm = (struct cow_perm){ st.st_uid, st.st_gid,
+				     st.st_mode & 07777 };
 	if (cow_fd_size(fd, &b->size, err)) {
 		close(fd);
 		return -1;
 	}
-	close(fd);
+	b->fd = fd;
 	return 0;
+}
+
+void cow_backing_close(struct cow_backing *b)
+{
+	if (b && b->fd >= 0) {
+		close(b->fd);
+		b->fd = -1;
+	}
 }
 
 int cow_backing_not_self(const struct cow_file *cf,
@@ -128,7 +141,7 @@ int cow_backing_not_self(const struct cow_file *cf,
 }
 
 int cow_backing_find(const char *cow_path, const struct cow_info *info,
-		     const char *explicit, struct cow_backing *b,
+		     const char *explicit, int flags, struct cow_backing *b,
 		     struct cow_err *err)
 {
 	const char *hp = info->backing_file, *base, *slash;
@@ -138,16 +151,17 @@ int cow_backing_find(const char *cow_path, const struct cow_info *info,
 	int ret;
 
 	memset(b, 0, sizeof(*b));
+	b->fd = -1;
 	if (explicit) {
 		b->source = COW_BACKING_EXPLICIT;
-		if (probe(explicit, b, true, err))
+		if (probe(explicit, b, true, flags, err))
 			return -1;
 		goto found;
 	}
 
 	b->source = COW_BACKING_HEADER;
 	if (stat(hp, &st) == 0) {
-		if (probe(hp, b, false, err))
+		if (probe(hp, b, false, flags, err))
 			return -1;
 		goto found;
 	}
@@ -172,7 +186,7 @@ int cow_backing_find(const char *cow_path, const struct cow_info *info,
 	}
 	if (*base && stat(alt, &st) == 0) {
 		b->source = COW_BACKING_NEXT_TO_COW;
-		ret = probe(alt, b, false, err);
+		ret = probe(alt, b, false, flags, err);
 		if (ret == 0)
 			snprintf(b->warning, sizeof(b->warning),
 				 "backing file %s (from the header) does not exist; using %s next to the COW file",

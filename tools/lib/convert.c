@@ -9,8 +9,10 @@
  * sectors of a short v1/v2 bitmap whose bits UML set in the padding. A
  * target layout without a bit for an allocated sector is refused.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cowfmt.h"
@@ -23,6 +25,7 @@ struct copy {
 	uint8_t *buf;
 	const struct cow_progress *p;
 	struct cow_err *err;
+	uint64_t end;		/* the data end of the last run, in dst */
 };
 
 static int copy_run(void *ctx, uint64_t first, uint64_t count)
@@ -57,8 +60,23 @@ static int copy_run(void *ctx, uint64_t first, uint64_t count)
 	}
 	if (cow_bitmap_set_range(c->dst, first, count, true, c->err))
 		return -1;
+	c->end = di->data_offset + (end < si->size ? end : si->size);
 	if (c->p && c->p->fn)
 		c->p->fn(c->p->ctx, first + count, si->nr_sectors);
+	return 0;
+}
+
+/* Extend the file on @fd (sparsely) to at least @end bytes. */
+static int reach(int fd, uint64_t end, struct cow_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 ||
+	    ((uint64_t)st.st_size < end && ftruncate(fd, (off_t)end) < 0)) {
+		cow_seterr(err, "%s", strerror(errno));
+		err->kind = COW_ERR_SYSTEM;
+		return -1;
+	}
 	return 0;
 }
 
@@ -71,7 +89,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	struct cow_open_opts oo = { .writable = true };
 	struct cow_file dst;
 	struct copy c;
-	int ret;
+	int fd, ret;
 
 	co.keep_path = true;
 	co.have_fields = true;
@@ -83,11 +101,18 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	if (co.order < 0 && si->layout->host_order &&
 	    co.layout->host_order)
 		co.order = si->order;
-	if (cow_create(dst_path, si->backing_file, &co, err))
+	if (cow_data_check(cf, err))
+		return -1;
+	if (co.inherit_perm)
+		co.mode = 0600;	/* until it is written: cow_output_perm() */
+	if (cow_create_fd(dst_path, si->backing_file, &co, &fd, err))
 		return -1;
 	oo.layout = co.layout->name;
-	if (cow_open(&dst, dst_path, &oo, err))
+	/* The file created, through its descriptor: never the path again. */
+	if (cow_open_fd(&dst, fd, dst_path, &oo, err)) {
+		close(fd);
 		goto fail;
+	}
 	if (dst.info.nr_sectors != si->nr_sectors) {
 		cow_seterr(err, "the %s layout describes %llu sectors, the source %llu",
 			   co.layout->name,
@@ -98,7 +123,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	}
 	c = (struct copy){ cf, &dst,
 			   cow_chunk_alloc(si->nr_sectors * si->sector_size,
-					   CCHUNK), p, err };
+					   CCHUNK), p, err, 0 };
 	if (!c.buf) {
 		cow_seterr(err, "out of memory");
 		cow_close(&dst);
@@ -106,6 +131,15 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &c, err);
 	free(c.buf);
+	/*
+	 * Zeros stay holes, and a QEMU layout is not extended on creation: the
+	 * file must still reach the last allocated sector, or the copy would
+	 * look truncated (cow_data_check()).
+	 */
+	if (ret == 0)
+		ret = reach(dst.fd, c.end, err);
+	if (ret == 0 && co.inherit_perm)
+		ret = cow_output_perm(dst.fd, &cf->perm, 1, &cf->perm, err);
 	if (ret == 0)
 		ret = cow_fsync(dst.fd, NULL, err);
 	cow_close(&dst);

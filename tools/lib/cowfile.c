@@ -27,10 +27,12 @@ static int lookup_size(void *ctx, const struct cow_info *cand, uint64_t *size)
 
 	if (!b)
 		return -1;
-	if (cow_backing_find(lc->cow_path, cand, lc->explicit, b, &e) == 0) {
+	if (cow_backing_find(lc->cow_path, cand, lc->explicit, O_RDONLY, b,
+			     &e) == 0) {
 		*size = b->size;
 		ret = 0;
 	}
+	cow_backing_close(b);
 	free(b);
 	return ret;
 }
@@ -48,6 +50,8 @@ static int read_header(int fd, uint8_t *buf, size_t len, size_t *got,
 				continue;
 			cow_seterr(err, "cannot read the header: %s",
 				   strerror(errno));
+			/* an I/O error says nothing about the contents */
+			err->kind = COW_ERR_SYSTEM;
 			return -1;
 		}
 		if (r == 0)
@@ -130,6 +134,8 @@ int cow_open_fd(struct cow_file *cf, int fd, const char *path,
 				     e)) {
 			cow_seterr(err, "not a %s COW file: %s", o->layout,
 				   e->msg);
+			/* the user's --layout is wrong: a usage error (exit 2) */
+			err->kind = COW_ERR_USAGE;
 			free(e);
 			goto fail;
 		}
@@ -148,6 +154,8 @@ int cow_open_fd(struct cow_file *cf, int fd, const char *path,
 	cf->writable = o->writable;
 	cf->dev = st.st_dev;
 	cf->ino = st.st_ino;
+	cf->perm = (struct cow_perm){ st.st_uid, st.st_gid,
+				      st.st_mode & 07777 };
 	return 0;
 
 fail:

@@ -237,12 +237,20 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 
 /* ---- an open COW file (cowfile.c) ------------------------------------ */
 
+/* Who may read a file: st_uid, st_gid and the permission bits of st_mode. */
+struct cow_perm {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+};
+
 struct cow_file {
 	int fd;
 	char *path;
 	bool writable;
 	dev_t dev;		/* st_dev and st_ino of the open file */
 	ino_t ino;
+	struct cow_perm perm;	/* for the modes of files made from it */
 	struct cow_info info;
 	char why[1024];		/* how the layout was chosen */
 };
@@ -286,6 +294,12 @@ enum cow_backing_source {
 };
 
 struct cow_backing {
+	/*
+	 * The descriptor that was checked (type, size, mtime, not the COW
+	 * file): every later use goes through it, never through @path again,
+	 * so a path swapped after the check changes nothing. -1 when closed.
+	 */
+	int fd;
 	char path[COW_PATH_MAX + 1];
 	enum cow_backing_source source;
 	bool regular;		/* a regular file (else a block device) */
@@ -293,6 +307,7 @@ struct cow_backing {
 	uint32_t mtime;		/* st_mtime truncated to 32 bits, as UML */
 	dev_t dev;		/* its st_dev and st_ino */
 	ino_t ino;
+	struct cow_perm perm;
 	bool size_matches;
 	bool mtime_matches;
 	char warning[COW_PATH_MAX + 128]; /* "" or a warning to print */
@@ -303,10 +318,15 @@ struct cow_backing {
  * the header's path; if that does not exist, the file of the same name in
  * the COW file's directory (with a warning). A header path that names
  * anything but a regular file is refused unless given explicitly.
+ * The file is opened once (cow_open_path(), with @flags: O_RDONLY, or
+ * O_RDWR to merge into it) and kept open in b->fd: cow_backing_close().
  */
 int cow_backing_find(const char *cow_path, const struct cow_info *info,
-		     const char *explicit, struct cow_backing *b,
+		     const char *explicit, int flags, struct cow_backing *b,
 		     struct cow_err *err);
+
+/* Close b->fd (if open); @b may be NULL. */
+void cow_backing_close(struct cow_backing *b);
 
 /*
  * The rules UML applies: a size mismatch is always an error; an mtime
@@ -324,9 +344,11 @@ int cow_backing_not_self(const struct cow_file *cf,
 			 const struct cow_backing *b, struct cow_err *err);
 
 /*
- * Open a path a user or a header named, without ever blocking: O_NONBLOCK
- * (a FIFO or a tty cannot hang us), then refused unless it is a regular
- * file or, when @blk_ok, a block device; O_NONBLOCK is cleared again.
+ * Open a path a user or a header named, never opening what it should not:
+ * an O_PATH descriptor is fstat'd first (opening /dev/watchdog arms it, a
+ * tape rewinds, a FIFO can hang), and only a regular file or, when
+ * @blk_ok, a block device is then opened, through /proc/self/fd (the inode
+ * checked, even if the path changed meanwhile).
  * @flags: O_RDONLY or O_RDWR (O_CLOEXEC and O_NOCTTY are added). Returns
  * the fd, or -1 with errno set (EINVAL: a wrong type, EISDIR) and the reason
  * ("@what is a FIFO, not a regular file") in @err, kind COW_ERR_SYSTEM.
@@ -408,6 +430,8 @@ struct cow_create_opts {
 	uint32_t alignment;	/* 0: 4096 (v3 only) */
 	bool keep_path;		/* store @backing as given, not absolute */
 	bool have_fields;	/* take size/mtime below, do not stat */
+	unsigned int mode;	/* of the new file (before umask); 0: 0644 */
+	bool inherit_perm;	/* cow_convert(): the source's owner, mode */
 	uint64_t size;
 	uint32_t mtime;
 };
@@ -419,6 +443,33 @@ struct cow_create_opts {
 int cow_create(const char *cow_path, const char *backing,
 	       const struct cow_create_opts *o, struct cow_err *err);
 
+/*
+ * cow_create(), keeping the new file open (O_RDWR) in *@fd, so that the
+ * file written next is the one created, never whatever the path names by
+ * then.
+ */
+int cow_create_fd(const char *cow_path, const char *backing,
+		  const struct cow_create_opts *o, int *fd,
+		  struct cow_err *err);
+
+/*
+ * Give an output @fd made from @n inputs permissions no wider than any
+ * input's: the intersection of their modes (read and write bits only),
+ * group bits only when every input has the output's group, less the umask.
+ * With @owner (not NULL) the output is first given @owner's uid and gid
+ * (root upgrading someone's COW file keeps it theirs); EPERM there (not
+ * root) is no error: the output stays its creator's, narrowed as above.
+ */
+int cow_output_perm(int fd, const struct cow_perm *in, size_t n,
+		    const struct cow_perm *owner, struct cow_err *err);
+
+/*
+ * Whether every allocated sector's data lies inside the file (a truncated
+ * data area would read as zeros): 0, or -1 with the reason (kind
+ * COW_ERR_INVALID when data is missing).
+ */
+int cow_data_check(const struct cow_file *cf, struct cow_err *err);
+
 struct cow_progress {
 	void (*fn)(void *ctx, uint64_t done, uint64_t total);
 	void *ctx;
@@ -426,7 +477,9 @@ struct cow_progress {
 
 /*
  * Write the full image (backing overlaid with the COW data) to @out_fd,
- * sparse where the result is zero, @info.size bytes, fsync'd.
+ * sparse where the result is zero, @info.size bytes, fsync'd. Both merges
+ * refuse a COW file whose allocated sectors lie past its end
+ * (cow_data_check()), as check reports it, rather than write zeros.
  */
 int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 	      const struct cow_progress *p, struct cow_err *err);
@@ -457,7 +510,9 @@ int cow_check(const struct cow_file *cf, const struct cow_backing *b,
  * Copy @cf into a new file @dst_path of layout @o->layout (header fields
  * from @cf, the same allocated sectors and data, sparse): the new file
  * merges to the same image. upgrade is this with v3. Fails when an
- * allocated sector has no bit in the new layout's short bitmap.
+ * allocated sector has no bit in the new layout's short bitmap, or has no
+ * data (cow_data_check()). With @o->inherit_perm the new file is made
+ * 0600 and, once written, given @cf's owner and mode (cow_output_perm()).
  */
 int cow_convert(const struct cow_file *cf, const char *dst_path,
 		const struct cow_create_opts *o, const struct cow_progress *p,

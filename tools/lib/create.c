@@ -27,6 +27,22 @@ static enum cow_byte_order host_order(void)
 int cow_create(const char *cow_path, const char *backing,
 	       const struct cow_create_opts *o, struct cow_err *err)
 {
+	int fd;
+
+	if (cow_create_fd(cow_path, backing, o, &fd, err))
+		return -1;
+	if (close(fd) < 0) {
+		cow_seterr(err, "close: %s", strerror(errno));
+		unlink(cow_path);
+		return -1;
+	}
+	return 0;
+}
+
+int cow_create_fd(const char *cow_path, const char *backing,
+		  const struct cow_create_opts *o, int *fdp,
+		  struct cow_err *err)
+{
 	static const struct cow_create_opts defaults = { .order = -1 };
 	const struct cow_layout *l;
 	struct cow_fields *f = NULL;
@@ -102,7 +118,8 @@ int cow_create(const char *cow_path, const char *backing,
 	    cow_header_encode(l, order, f, hdr, err))
 		goto out;
 
-	fd = open(cow_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(cow_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		  o->mode ? (mode_t)o->mode : 0644);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			cow_seterr(err, "already exists; refusing to overwrite it");
@@ -119,12 +136,12 @@ int cow_create(const char *cow_path, const char *backing,
 		cow_seterr(err, "%s", strerror(errno));
 		goto out;
 	}
+	*fdp = fd;
+	fd = -1;
 	ret = 0;
 out:
-	if (fd >= 0 && close(fd) < 0 && ret == 0) {
-		cow_seterr(err, "close: %s", strerror(errno));
-		ret = -1;
-	}
+	if (fd >= 0)
+		close(fd);
 	if (ret && created)
 		unlink(cow_path);
 	free(hdr);

@@ -91,6 +91,35 @@ static int load_bits(const struct cow_file *cf, uint64_t s0, uint64_t n,
 	return 0;
 }
 
+static int note_end(void *ctx, uint64_t first, uint64_t count)
+{
+	*(uint64_t *)ctx = first + count;
+	return 0;
+}
+
+int cow_data_check(const struct cow_file *cf, struct cow_err *err)
+{
+	const struct cow_info *ci = &cf->info;
+	uint64_t last_end = 0, end, fsize;
+
+	if (cow_bitmap_scan(cf, note_end, &last_end, err))
+		return -1;
+	if (!last_end)
+		return 0;
+	end = last_end * ci->sector_size;
+	if (end > ci->size)
+		end = ci->size;
+	/* The size now, not at open: written sectors may have grown it. */
+	if (cow_fd_size(cf->fd, &fsize, err))
+		return -1;
+	if (ci->data_offset + end <= fsize)
+		return 0;
+	cow_seterr(err, "allocated sectors have no data: the last allocated one ends at byte %llu, the file at %llu (truncated?); their contents are lost, not zeros",
+		   (unsigned long long)(ci->data_offset + end),
+		   (unsigned long long)fsize);
+	return -1;
+}
+
 int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 	      const struct cow_progress *p, struct cow_err *err)
 {
@@ -105,6 +134,8 @@ int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 		cow_seterr(err, "out of memory");
 		return -1;
 	}
+	if (cow_data_check(cf, err))
+		goto out;
 	if (fstat(out_fd, &st) < 0) {
 		cow_seterr(err, "%s", strerror(errno));
 		goto out;
@@ -212,6 +243,11 @@ int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 
 	if (!ip.buf) {
 		cow_seterr(err, "out of memory");
+		return -1;
+	}
+	/* Checked before the first write: no half-merged backing file. */
+	if (cow_data_check(cf, err)) {
+		free(ip.buf);
 		return -1;
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &ip, err);

@@ -116,6 +116,47 @@ bool cow_is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* The process's umask, read without changing it for long. */
+static mode_t current_umask(void)
+{
+	mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
+int cow_output_perm(int fd, const struct cow_perm *in, size_t n,
+		    const struct cow_perm *owner, struct cow_err *err)
+{
+	mode_t mode = 0666 & ~current_umask();
+	struct stat st;
+	size_t i;
+
+	if (owner && fchown(fd, owner->uid, owner->gid) < 0 &&
+	    errno != EPERM) {
+		cow_seterr(err, "chown: %s", strerror(errno));
+		err->kind = COW_ERR_SYSTEM;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		cow_seterr(err, "%s", strerror(errno));
+		err->kind = COW_ERR_SYSTEM;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		mode &= in[i].mode;
+		/* Group bits would let the output's group read what it may not. */
+		if (in[i].gid != st.st_gid)
+			mode &= ~(mode_t)070;
+	}
+	if (fchmod(fd, mode) < 0) {
+		cow_seterr(err, "chmod: %s", strerror(errno));
+		err->kind = COW_ERR_SYSTEM;
+		return -1;
+	}
+	return 0;
+}
+
 const char *cow_file_type(unsigned int mode)
 {
 	switch (mode & S_IFMT) {
@@ -130,31 +171,67 @@ const char *cow_file_type(unsigned int mode)
 	}
 }
 
+/* "@what: reason" (or the reason alone) in @err, kind COW_ERR_SYSTEM. */
+static void open_err(struct cow_err *err, const char *what, int e)
+{
+	cow_seterr(err, "%s%s%s", what ? what : "", what ? ": " : "",
+		   strerror(e));
+	if (err)
+		err->kind = COW_ERR_SYSTEM;
+}
+
+/*
+ * Open the inode that the O_PATH descriptor @pfd refers to, with @flags,
+ * through /proc/self/fd: the file that was checked, whatever @path names
+ * by now. Without /proc, @path is opened (non-blocking) and must still be
+ * the same inode as @st, else it is refused: a race we lost, not a file we
+ * use.
+ */
+static int reopen_checked(int pfd, const char *path, int flags,
+			  const struct stat *st)
+{
+	char proc[64];
+	struct stat now;
+	int fd, fl;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &now) < 0 || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int cow_open_path(const char *path, int flags, bool blk_ok, const char *what,
 		  struct cow_err *err)
 {
 	struct stat st;
-	int fd, fl, e;
+	int pfd, fd, e;
 
-	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
+	/* O_PATH opens nothing: no device driver, no FIFO, no tape rewinds. */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0) {
 		e = errno;
-		if (e == EISDIR)
-			cow_seterr(err, "%s%sis a directory, not a regular file%s",
-				   what ? what : "", what ? " " : "",
-				   blk_ok ? " or block device" : "");
-		else
-			cow_seterr(err, "%s%s%s", what ? what : "",
-				   what ? ": " : "", strerror(e));
-		err->kind = COW_ERR_SYSTEM;
+		open_err(err, what, e);
 		errno = e;
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(pfd, &st) < 0) {
 		e = errno;
-		cow_seterr(err, "%s%s%s", what ? what : "", what ? ": " : "",
-			   strerror(e));
-		err->kind = COW_ERR_SYSTEM;
+		open_err(err, what, e);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode) && !(blk_ok && S_ISBLK(st.st_mode))) {
@@ -163,20 +240,20 @@ int cow_open_path(const char *path, int flags, bool blk_ok, const char *what,
 			   what ? what : "", what ? " " : "",
 			   cow_file_type(st.st_mode),
 			   blk_ok ? " or block device" : "");
-		err->kind = COW_ERR_SYSTEM;
+		if (err)
+			err->kind = COW_ERR_SYSTEM;
 		goto fail;
 	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+	fd = reopen_checked(pfd, path, flags, &st);
+	if (fd < 0) {
 		e = errno;
-		cow_seterr(err, "%s%s%s", what ? what : "", what ? ": " : "",
-			   strerror(e));
-		err->kind = COW_ERR_SYSTEM;
+		open_err(err, what, e);
 		goto fail;
 	}
+	close(pfd);
 	return fd;
 fail:
-	close(fd);
+	close(pfd);
 	errno = e;
 	return -1;
 }

@@ -819,6 +819,115 @@ static void test_rebase(void)
 }
 
 /* The target's status line, both versions (cow_map_parse_status). */
+/*
+ * Issue 18: cow_open_path() refuses what is not a regular file (or an
+ * allowed block device) by its type, before opening it; follows a
+ * symbolic link to a regular file; keeps errno.
+ */
+static void test_open_path(void)
+{
+	struct cow_err err;
+	char *fifo = path("op.fifo"), *reg = path("op.img"), *ln = path("op.ln");
+	int fd;
+
+	unlink(fifo);
+	unlink(ln);
+	if (mkfifo(fifo, 0600) || write_file(reg, 4096, 1) || symlink(reg, ln)) {
+		check(false, "open_path setup: %s", strerror(errno));
+		return;
+	}
+	/* O_RDWR on a FIFO without a reader would fail with ENXIO if opened */
+	fd = cow_open_path(fifo, O_RDWR, true, "x", &err);
+	check(fd < 0 && errno == EINVAL && strstr(err.msg, "is a FIFO") &&
+	      err.kind == COW_ERR_SYSTEM,
+	      "a FIFO refused by its type: %s", err.msg);
+	fd = cow_open_path(tmpdir, O_RDONLY, false, NULL, &err);
+	check(fd < 0 && errno == EISDIR && strstr(err.msg, "a directory"),
+	      "a directory refused: %s", err.msg);
+	fd = cow_open_path("/dev/null", O_RDONLY, true, NULL, &err);
+	check(fd < 0 && errno == EINVAL, "a character device refused: %s",
+	      err.msg);
+	fd = cow_open_path(ln, O_RDWR, false, NULL, &err);
+	check(fd >= 0 && fcntl(fd, F_GETFL) >= 0 &&
+	      (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
+	      write(fd, "x", 1) == 1,
+	      "a link to a regular file opened read-write: %s",
+	      fd < 0 ? err.msg : "");
+	if (fd >= 0)
+		close(fd);
+	fd = cow_open_path(path("op.none"), O_RDONLY, false, "y", &err);
+	check(fd < 0 && errno == ENOENT && strstr(err.msg, "y: "),
+	      "a missing file: %s", err.msg);
+}
+
+/*
+ * Issue 18: an output no wider than its inputs; a truncated data area
+ * refused; a copy to a layout that is not extended on creation still
+ * reaches its last allocated sector (of zeros, a hole).
+ */
+static void test_outputs(void)
+{
+	struct cow_create_opts co = { .order = -1 }, q = { .order = -1 };
+	struct cow_open_opts oo = { .writable = true, .layout = "v3" };
+	struct cow_open_opts qo = { .layout = "qemu-x86_64" };
+	const struct cow_perm in[] = { { 0, 0, 0640 }, { 0, 0, 0604 } };
+	char *img = path("o.img"), *cow = path("o.cow"), *qc = path("o-q.cow");
+	uint8_t zero[512] = { 0 };
+	struct cow_file cf, qf;
+	struct cow_err err;
+	struct stat st;
+	mode_t old = umask(022);
+	int fd;
+
+	/* group bits stay only where the inputs' group is the output's (0) */
+	fd = open(path("o.out"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	memset(&st, 0, sizeof(st));
+	if (fd >= 0 && cow_output_perm(fd, in, 1, NULL, &err) == 0)
+		fstat(fd, &st);
+	check((st.st_mode & 07777) == (st.st_gid == 0 ? 0640U : 0600U),
+	      "one input 0640: output %o", (unsigned)(st.st_mode & 07777));
+	memset(&st, 0, sizeof(st));
+	if (fd >= 0 && cow_output_perm(fd, in, 2, NULL, &err) == 0)
+		fstat(fd, &st);
+	check((st.st_mode & 07777) == 0600,
+	      "0640 and 0604: output %o", (unsigned)(st.st_mode & 07777));
+	if (fd >= 0)
+		close(fd);
+	umask(old);
+
+	unlink(cow);
+	unlink(qc);
+	if (write_file(img, 1 << 20, 2) || cow_create(cow, img, &co, &err) ||
+	    cow_open(&cf, cow, &oo, &err)) {
+		check(false, "outputs setup: %s", err.msg);
+		return;
+	}
+	check(cow_data_check(&cf, &err) == 0, "an empty COW file is whole");
+	check(cow_write_sectors(&cf, 2047, 1, zero, &err) == 0 &&
+	      cow_data_check(&cf, &err) == 0, "written to the end: whole");
+	check(ftruncate(cf.fd, (off_t)(cf.info.data_offset + 1024 * 512)) ==
+	      0 && cow_data_check(&cf, &err) != 0 &&
+	      err.kind == COW_ERR_INVALID && strstr(err.msg, "no data"),
+	      "truncated: refused: %s", err.msg);
+	check(cow_merge(&cf, -1, -1, NULL, &err) != 0 &&
+	      strstr(err.msg, "no data"), "merge refuses it: %s", err.msg);
+	check(cow_convert(&cf, qc, &q, NULL, &err) != 0 &&
+	      access(qc, F_OK) != 0, "upgrade refuses it: %s", err.msg);
+	check(ftruncate(cf.fd, (off_t)(cf.info.data_offset + (1 << 20))) == 0,
+	      "whole again");
+	q.layout = cow_layout_find("qemu-x86_64", NULL);
+	check(cow_convert(&cf, qc, &q, NULL, &err) == 0 &&
+	      cow_open(&qf, qc, &qo, &err) == 0,
+	      "a copy to qemu-x86_64: %s", err.msg);
+	if (access(qc, F_OK) == 0 && qf.fd >= 0) {
+		check(cow_data_check(&qf, &err) == 0,
+		      "it reaches its last allocated sector (zeros): %s",
+		      err.msg);
+		cow_close(&qf);
+	}
+	cow_close(&cf);
+}
+
 static void test_map_status(void)
 {
 	struct cow_map_status st;
@@ -936,6 +1045,8 @@ int main(int argc, char **argv)
 	test_overlap_file();
 	test_convert_short();
 	test_rebase();
+	test_open_path();
+	test_outputs();
 
 	{
 		char cmd[300];
