@@ -183,19 +183,24 @@ static int open_cow(void)
 	return 0;
 }
 
-/* Find and check the backing file as UML does, open it read-only, lock it. */
+/*
+ * Find and check the backing file as UML does, then lock it. The library
+ * opens it once, read-only, and the descriptor it checked is the one
+ * served: reopening the path would serve whatever it names by now.
+ */
 static int open_backing(void)
 {
 	struct cow_backing *b = malloc(sizeof(*b));
 	struct cow_err e;
-	char what[COW_PATH_MAX + 32];
 	int ret = -1;
 
 	if (!b) {
 		nbdkit_error("out of memory");
 		return -1;
 	}
-	if (cow_backing_find(cow_path, &cf.info, backing_path, b, &e) ||
+	b->fd = -1;
+	if (cow_backing_find(cow_path, &cf.info, backing_path, O_RDONLY, b,
+			     &e) ||
 	    cow_backing_not_self(&cf, b, &e) ||
 	    cow_backing_verify(&cf.info, b, force, &e)) {
 		nbdkit_error("%s: %s", cow_path, e.msg);
@@ -203,17 +208,14 @@ static int open_backing(void)
 	}
 	if (b->warning[0])
 		nbdkit_error("%s: warning: %s", cow_path, b->warning);
-	snprintf(what, sizeof(what), "backing file %s", b->path);
-	backing_fd = cow_open_path(b->path, O_RDONLY, true, what, &e);
-	if (backing_fd < 0) {
-		nbdkit_error("%s: %s", cow_path, e.msg);
-		goto out;
-	}
+	backing_fd = b->fd;
+	b->fd = -1;
 	if (lock(backing_fd, false, b->path, false))
 		goto out;
 	nbdkit_debug("%s: backing file %s", cow_path, b->path);
 	ret = 0;
 out:
+	cow_backing_close(b);
 	free(b);
 	return ret;
 }
