@@ -22,24 +22,9 @@
 
 #include "cowfmt.h"
 #include "engine.h"
+#include "check.h"
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/umlcow-engine.XXXXXX";
-
-static void __attribute__((format(printf, 2, 3)))
-check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s - ", ok ? "ok  " : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static char *path(const char *name)
 {

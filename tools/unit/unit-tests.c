@@ -18,24 +18,9 @@
 
 #include "cowfmt.h"
 #include "endian-util.h"
+#include "check.h"
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/umlcow-unit.XXXXXX";
-
-static void __attribute__((format(printf, 2, 3)))
-check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s - ", ok ? "ok  " : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /*
  * Every layout by its CLI name, v1 in both byte orders: written out here, not
