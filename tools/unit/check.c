@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* One "ok"/"FAIL" line per check, counted for the program's summary. */
+/* One "ok"/"FAIL" line per check, counted for the program's summary; paths
+ * in the program's scratch directory. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -19,4 +20,14 @@ void check(bool ok, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+char *unit_path(const char *dir, const char *name)
+{
+	static char buf[8][256];
+	static int n;
+	char *p = buf[n++ % 8];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
+	return p;
 }

@@ -9,4 +9,7 @@ extern int failures, checks;
 
 void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* DIR/NAME in one of eight rotating buffers: a few may be in use at once. */
+char *unit_path(const char *dir, const char *name);
+
 #endif

@@ -28,12 +28,7 @@ static char tmpdir[] = "/tmp/umlcow-engine.XXXXXX";
 
 static char *path(const char *name)
 {
-	static char buf[8][256];
-	static int n;
-	char *p = buf[n++ % 8];
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
+	return unit_path(tmpdir, name);
 }
 
 /* A small deterministic generator: the same run every time. */

@@ -445,12 +445,7 @@ static void test_malformed(void)
 
 static char *path(const char *name)
 {
-	static char buf[8][256];
-	static int n;
-	char *p = buf[n++ % 8];
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
+	return unit_path(tmpdir, name);
 }
 
 static int write_file(const char *p, uint64_t size, unsigned seed)
