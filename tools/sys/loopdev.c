@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -65,6 +66,19 @@ static int open_loop_node(const char *path)
 		sleep_ms(10);
 		waited += 10;
 	}
+}
+
+/*
+ * udev probes a loop device as soon as it is bound, and would see it before
+ * the device-mapper table holds it (and announce what it finds there): an
+ * exclusive BSD lock makes udevd wait until we close the device, as
+ * util-linux's losetup (2.38) does.  Only a courtesy to udev: the setup goes
+ * on without it.
+ */
+static void lock_loop_node(int fd)
+{
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
 }
 
 static void fill_info(struct loop_info64 *info, bool read_only,
@@ -191,6 +205,7 @@ int loopdev_attach(int file_fd, bool read_only, const char *name,
 			err = fd;
 			break;
 		}
+		lock_loop_node(fd);
 		err = configure(fd, file_fd, read_only, name);
 		if (err == -EBUSY) {
 			/* Another program took it between GET_FREE and us. */

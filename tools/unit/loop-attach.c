@@ -3,12 +3,15 @@
  * loop-attach - attach a file to a loop device with sys/loopdev.c and
  * detach it again; for tests/host/400, which runs it under loopshim.so.
  *
- *   loop-attach [--read-only] FILE
+ *   loop-attach [--read-only] FILE [CMD]
  *
- * Prints "attached /dev/loopN" or "error: MESSAGE" (exit 1).
+ * Prints "attached /dev/loopN" or "error: MESSAGE" (exit 1).  CMD, if
+ * given, runs through sh while the device is attached and still open here,
+ * with its path in $LOOPDEV; its exit status is printed.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,12 +19,13 @@
 
 int main(int argc, char **argv)
 {
-	bool ro = argc == 3 && !strcmp(argv[1], "--read-only");
+	bool ro = argc >= 3 && !strcmp(argv[1], "--read-only");
+	const char *cmd = argc == 3 + ro ? argv[2 + ro] : NULL;
 	struct loopdev ld;
 	int fd, err;
 
-	if (argc != 2 + ro) {
-		fprintf(stderr, "usage: loop-attach [--read-only] FILE\n");
+	if (argc != 2 + ro && argc != 3 + ro) {
+		fprintf(stderr, "usage: loop-attach [--read-only] FILE [CMD]\n");
 		return 2;
 	}
 	fd = open(argv[1 + ro], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -36,6 +40,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("attached %s\n", ld.path);
+	if (cmd) {
+		fflush(stdout);
+		setenv("LOOPDEV", ld.path, 1);
+		printf("command: status %d\n", system(cmd));
+	}
 	loopdev_detach(&ld);
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -184,6 +185,16 @@ static int loop_ioctl(int fd, unsigned long req, void *arg)
 	default:
 		return answer("unknown loop ioctl", -1, ENOTTY);
 	}
+}
+
+/* The lock loopdev.c takes for udev's sake, in the trace with the ioctls. */
+int flock(int fd, int op)
+{
+	int (*real)(int, int) = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+
+	if (fd < 0 || fd >= MAX_FD || shim.kind[fd] != LOOP)
+		return real(fd, op);
+	return answer(op == LOCK_EX ? "flock LOCK_EX" : "flock (other)", 0, 0);
 }
 
 int ioctl(int fd, unsigned long req, ...)
