@@ -142,20 +142,6 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 	return ret;
 }
 
-/*
- * Refuse a COW file whose allocated sectors lie past its end before any
- * output exists, naming the COW file (the library refuses it too).
- */
-static int data_complete(const struct cow_file *cf)
-{
-	struct cow_err err;
-
-	if (cow_data_check(cf, &err) == 0)
-		return 0;
-	cli_cow_err(cf->path, &err);
-	return -1;
-}
-
 /* Take UML's kind of lock on @fd, or say who holds it. */
 static int lock(int fd, bool exclusive, const char *path)
 {
@@ -495,7 +481,7 @@ int cmd_merge(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
+	if (lock(cf.fd, false, cf.path) || cli_data_complete(&cf) ||
 	    get_backing(&cf, &o, o.in_place ? O_RDWR : O_RDONLY, b))
 		goto out;
 	ret = o.in_place ? merge_in_place(&cf, b) :
@@ -602,7 +588,7 @@ int cmd_upgrade(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
+	if (lock(cf.fd, false, cf.path) || cli_data_complete(&cf) ||
 	    cli_output_begin(&out, o.args[1], false, false))
 		goto out;
 	co.layout = cow_layout_find("v3", NULL);

@@ -51,7 +51,8 @@ const struct cli_help cmd_open_help = {
 	"backing file read-only). Like UML, it takes a write lock on the COW file\n"
 	"(a read lock with --read-only) and a read lock on the backing file, and\n"
 	"refuses while UML (or anyone) holds a conflicting lock. A COW file that\n"
-	"ends before its data area (QEMU style) is extended sparsely first. A v1/v2\n"
+	"ends before its data area (QEMU style) is extended sparsely first; one\n"
+	"whose allocated sectors lie past its end (data cut off) is refused. A v1/v2\n"
 	"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
 	"its last sectors fit in the padding before the data area, where UML puts\n"
 	"them; only when that byte is the data area's own is it mapped read-only,\n"
@@ -375,7 +376,11 @@ static int open_cow_locked(struct open_state *s)
 	}
 	cli_info(s->path, "layout %s (%s)", s->cf.info.layout_name,
 		 s->cf.why);
-	if (plan(&s->cf.info, &s->plan, s->path))
+	/*
+	 * Before the file is extended (which would put zeros under set bits)
+	 * or anything is attached: sectors whose data was cut off are lost.
+	 */
+	if (plan(&s->cf.info, &s->plan, s->path) || cli_data_complete(&s->cf))
 		return EXIT_FAIL;
 	if (s->plan.read_only && !s->read_only) {
 		explain_tail(&s->cf.info, &s->plan, s->path);
