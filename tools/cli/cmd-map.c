@@ -319,17 +319,26 @@ struct open_state {
 	uint64_t orig_size;
 };
 
-/* The device name: --name, or the file's name. */
+/*
+ * The device name: --name, or the file's name. open prints the device's
+ * path for scripts to use, so it must be printable exactly and safely: a
+ * name cli_q() would change (a C1 control, a bidirectional or zero-width
+ * character, bytes that are not UTF-8) is refused, as device-mapper's own
+ * rules refuse a '/'.
+ */
 static int open_name(struct open_state *s)
 {
-	const char *why;
+	const char *name = s->o->name ? s->o->name : s->name, *why;
 
 	if (s->o->name)
 		snprintf(s->name, sizeof(s->name), "%s", s->o->name);
 	else
 		default_name(s->path, s->name, sizeof(s->name));
-	if (!dmdev_check_name(s->o->name ? s->o->name : s->name, &why))
-		return 0;
+	if (dmdev_check_name(name, &why) == 0) {
+		if (cli_q_plain(name))
+			return 0;
+		why = "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+	}
 	if (s->o->name) {
 		cli_err(NULL, "invalid --name '%s': %s", s->o->name, why);
 		return EXIT_USAGE;
