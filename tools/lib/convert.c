@@ -159,15 +159,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 
 	if (fd < 0)
 		return -1;
-	if (cow_convert_fd(cf, fd, dst_path, o, p, err)) {
-		close(fd);
-		unlink(dst_path);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		cow_seterr(err, "close: %s", strerror(errno));
-		unlink(dst_path);
-		return -1;
-	}
-	return 0;
+	return cow_new_file_end(fd, dst_path,
+				cow_convert_fd(cf, fd, dst_path, o, p, err),
+				err);
 }

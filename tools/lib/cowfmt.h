@@ -459,6 +459,13 @@ int cow_create(const char *cow_path, const char *backing,
 int cow_new_file(const char *path, unsigned int mode, struct cow_err *err);
 
 /*
+ * Close @fd, cow_new_file()'s @path, written with result @ret (0 or -1);
+ * the file is removed unless @ret is 0 and the close succeeds. Returns
+ * that outcome, 0 or -1 (the reason in @err).
+ */
+int cow_new_file_end(int fd, const char *path, int ret, struct cow_err *err);
+
+/*
  * Give an output @fd made from @n inputs permissions no wider than any
  * input's: the intersection of their modes (read and write bits only),
  * group bits only when every input has the output's group, less the umask.

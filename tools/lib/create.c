@@ -31,17 +31,8 @@ int cow_create(const char *cow_path, const char *backing,
 
 	if (fd < 0)
 		return -1;
-	if (cow_create_write(fd, backing, o, err)) {
-		close(fd);
-		unlink(cow_path);
-		return -1;
-	}
-	if (close(fd) < 0) {
-		cow_seterr(err, "close: %s", strerror(errno));
-		unlink(cow_path);
-		return -1;
-	}
-	return 0;
+	return cow_new_file_end(fd, cow_path,
+				cow_create_write(fd, backing, o, err), err);
 }
 
 int cow_new_file(const char *path, unsigned int mode, struct cow_err *err)
@@ -56,6 +47,17 @@ int cow_new_file(const char *path, unsigned int mode, struct cow_err *err)
 	else
 		cow_seterr(err, "%s", strerror(errno));
 	return -1;
+}
+
+int cow_new_file_end(int fd, const char *path, int ret, struct cow_err *err)
+{
+	if (close(fd) < 0 && ret == 0) {
+		cow_seterr(err, "close: %s", strerror(errno));
+		ret = -1;
+	}
+	if (ret)
+		unlink(path);
+	return ret;
 }
 
 int cow_create_write(int fd, const char *backing,
