@@ -64,6 +64,16 @@ void cli_cow_err(const char *file, const struct cow_err *e)
 		cli_info(file, "%s", e->detail);
 }
 
+int cli_data_complete(const struct cow_file *cf)
+{
+	struct cow_err err;
+
+	if (cow_data_check(cf, &err) == 0)
+		return 0;
+	cli_cow_err(cf->path, &err);
+	return -1;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -49,6 +49,14 @@ void cli_info(const char *file, const char *fmt, ...)
 void cli_cow_err(const char *file, const struct cow_err *e);
 
 /*
+ * Whether every allocated sector of @cf has its data in the file
+ * (cow_data_check()): 0, or -1 after saying which are lost. merge, upgrade
+ * and open refuse a truncated data area with it, as check reports it,
+ * before they write or map anything (zeros must not stand in for them).
+ */
+int cli_data_complete(const struct cow_file *cf);
+
+/*
  * A usage error: "umlcow-setup: CMD: message" and a pointer to CMD's
  * --help; returns EXIT_USAGE.
  */

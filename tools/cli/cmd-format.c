@@ -51,9 +51,9 @@ const struct cli_help cmd_merge_help = {
 	"       " PROG " merge --in-place --yes --backing BACKING [OPTIONS] FILE.cow\n"
 	"Write the full image FILE.cow describes to OUT.img (a new file, sparse\n"
 	"where the image is zero), or with --in-place write FILE.cow's sectors\n"
-	"into its backing file, which --backing must name. OUT.img is written to a\n"
-	"temporary file next to it (0600, then no wider than FILE.cow and its\n"
-	"backing file), fsync'd and moved into place only when complete: an\n"
+	"into its backing file, which --backing must name. OUT.img is written to an\n"
+	"unnamed file in its directory (0600, then no wider than FILE.cow and its\n"
+	"backing file), fsync'd and linked into place only when complete: an\n"
 	"interrupted or failed merge leaves nothing behind and never harms an\n"
 	"existing OUT.img. A COW file whose allocated sectors lie past its end is\n"
 	"refused (check reports it).\n"
@@ -84,7 +84,7 @@ const struct cli_help cmd_upgrade_help = {
 	"Rewrite a COW file of any layout as a new v3 file (what today's UML\n"
 	"reads) with the same backing file, size, mtime, allocated sectors and\n"
 	"data: it merges to the same image. NEW.cow is sparse and must not exist;\n"
-	"it is written to a temporary file and appears only when complete, with\n"
+	"it is written to an unnamed file and appears only when complete, with\n"
 	"OLD.cow's owner (as root) and mode, less the umask.\n",
 	OPT_BACKING | OPT_LAYOUT, NULL, NULL,
 };
@@ -140,20 +140,6 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 		*b = NULL;
 	}
 	return ret;
-}
-
-/*
- * Refuse a COW file whose allocated sectors lie past its end before any
- * output exists, naming the COW file (the library refuses it too).
- */
-static int data_complete(const struct cow_file *cf)
-{
-	struct cow_err err;
-
-	if (cow_data_check(cf, &err) == 0)
-		return 0;
-	cli_cow_err(cf->path, &err);
-	return -1;
 }
 
 /* Take UML's kind of lock on @fd, or say who holds it. */
@@ -312,9 +298,9 @@ int cmd_create(int argc, char **argv)
 	if (o.layout)	/* a known name: cli_parse() checked it */
 		co.layout = cow_layout_find(o.layout, &co.order);
 	/* Like merge's output: whole, or not there at all (output.h). */
-	if (cli_output_begin(&out, cow, false, false))
+	if (cli_output_begin(&out, cow, false, false, 0644))
 		return EXIT_FAIL;
-	if (cow_create(out.tmp, backing, &co, &err)) {
+	if (cow_create_write(out.fd, backing, &co, &err)) {
 		cli_cow_err(cow, &err);
 		cli_output_abort(&out);
 		return EXIT_FAIL;
@@ -392,72 +378,42 @@ static int merge_target_ok(const struct cow_file *cf,
 	return 0;
 }
 
-/*
- * The temporary output, 0600 and then no wider than its inputs: the image
- * holds the backing file's data and the COW file's, so nobody who could
- * not read both may read it (cow_output_perm()).
- */
-static int create_output(const struct cow_file *cf,
-			 const struct cow_backing *b, const char *path,
-			 const char *tmp)
-{
-	const struct cow_perm in[] = { cf->perm, b->perm };
-	struct cow_err err;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		cli_err(path, "cannot create a temporary file next to it: %s",
-			strerror(errno));
-		return -1;
-	}
-	if (cow_output_perm(fd, in, 2, NULL, &err)) {
-		cli_cow_err(path, &err);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int merge_to_file(struct cow_file *cf, const struct cli_opts *o,
 			 const struct cow_backing *b, const char *path)
 {
 	struct cli_bar bar;
 	struct cow_progress prog = { cli_bar_update, &bar };
+	/*
+	 * 0600, then no wider than its inputs: the image holds the backing
+	 * file's data and the COW file's, so nobody who could not read both
+	 * may read it (cow_output_perm()).
+	 */
+	const struct cow_perm in[] = { cf->perm, b->perm };
 	struct cli_output out;
 	struct cow_err err;
-	int ofd = -1, ret = EXIT_FAIL;
 
 	if (merge_target_ok(cf, b, path))
 		return EXIT_FAIL;
 	if (lock(b->fd, false, b->path) ||
-	    cli_output_begin(&out, path, o->overwrite, true))
+	    cli_output_begin(&out, path, o->overwrite, true, 0600))
 		return EXIT_FAIL;
-	ofd = create_output(cf, b, path, out.tmp);
-	if (ofd < 0)
-		goto out;
+	if (cow_output_perm(out.fd, in, 2, NULL, &err)) {
+		cli_cow_err(path, &err);
+		cli_output_abort(&out);
+		return EXIT_FAIL;
+	}
 	cli_bar_start(&bar, "merging");
-	if (cow_merge(cf, b->fd, ofd, &prog, &err)) {
+	if (cow_merge(cf, b->fd, out.fd, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_cow_err(path, &err);
-		goto out;
+		cli_output_abort(&out);
+		return EXIT_FAIL;
 	}
 	cli_bar_end(&bar);
-	if (close(ofd) < 0) {
-		ofd = -1;
-		cli_err(path, "%s", strerror(errno));
-		goto out;
-	}
-	ofd = -1;
 	if (cli_output_commit(&out))
-		goto out;
+		return EXIT_FAIL;
 	cli_info(path, "written from %s and %s", cf->path, b->path);
-	ret = EXIT_OK;
-out:
-	if (ofd >= 0)
-		close(ofd);
-	if (ret)
-		cli_output_abort(&out);
-	return ret;
+	return EXIT_OK;
 }
 
 /*
@@ -495,7 +451,7 @@ int cmd_merge(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
+	if (lock(cf.fd, false, cf.path) || cli_data_complete(&cf) ||
 	    get_backing(&cf, &o, o.in_place ? O_RDWR : O_RDONLY, b))
 		goto out;
 	ret = o.in_place ? merge_in_place(&cf, b) :
@@ -602,13 +558,13 @@ int cmd_upgrade(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = EXIT_FAIL;
-	if (lock(cf.fd, false, cf.path) || data_complete(&cf) ||
-	    cli_output_begin(&out, o.args[1], false, false))
+	if (lock(cf.fd, false, cf.path) || cli_data_complete(&cf) ||
+	    cli_output_begin(&out, o.args[1], false, false, 0600))
 		goto out;
 	co.layout = cow_layout_find("v3", NULL);
 	co.inherit_perm = true;	/* NEW.cow stays its owner's, no wider */
 	cli_bar_start(&bar, "upgrading");
-	if (cow_convert(&cf, out.tmp, &co, &prog, &err)) {
+	if (cow_convert_fd(&cf, out.fd, o.args[1], &co, &prog, &err)) {
 		cli_bar_end(&bar);
 		cli_cow_err(o.args[1], &err);
 		cli_output_abort(&out);

@@ -51,7 +51,8 @@ const struct cli_help cmd_open_help = {
 	"backing file read-only). Like UML, it takes a write lock on the COW file\n"
 	"(a read lock with --read-only) and a read lock on the backing file, and\n"
 	"refuses while UML (or anyone) holds a conflicting lock. A COW file that\n"
-	"ends before its data area (QEMU style) is extended sparsely first. A v1/v2\n"
+	"ends before its data area (QEMU style) is extended sparsely first; one\n"
+	"whose allocated sectors lie past its end (data cut off) is refused. A v1/v2\n"
 	"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
 	"its last sectors fit in the padding before the data area, where UML puts\n"
 	"them; only when that byte is the data area's own is it mapped read-only,\n"
@@ -318,17 +319,26 @@ struct open_state {
 	uint64_t orig_size;
 };
 
-/* The device name: --name, or the file's name. */
+/*
+ * The device name: --name, or the file's name. open prints the device's
+ * path for scripts to use, so it must be printable exactly and safely: a
+ * name cli_q() would change (a C1 control, a bidirectional or zero-width
+ * character, bytes that are not UTF-8) is refused, as device-mapper's own
+ * rules refuse a '/'.
+ */
 static int open_name(struct open_state *s)
 {
-	const char *why;
+	const char *name = s->o->name ? s->o->name : s->name, *why;
 
 	if (s->o->name)
 		snprintf(s->name, sizeof(s->name), "%s", s->o->name);
 	else
 		default_name(s->path, s->name, sizeof(s->name));
-	if (!dmdev_check_name(s->o->name ? s->o->name : s->name, &why))
-		return 0;
+	if (dmdev_check_name(name, &why) == 0) {
+		if (cli_q_plain(name))
+			return 0;
+		why = "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+	}
 	if (s->o->name) {
 		cli_err(NULL, "invalid --name '%s': %s", s->o->name, why);
 		return EXIT_USAGE;
@@ -375,7 +385,11 @@ static int open_cow_locked(struct open_state *s)
 	}
 	cli_info(s->path, "layout %s (%s)", s->cf.info.layout_name,
 		 s->cf.why);
-	if (plan(&s->cf.info, &s->plan, s->path))
+	/*
+	 * Before the file is extended (which would put zeros under set bits)
+	 * or anything is attached: sectors whose data was cut off are lost.
+	 */
+	if (plan(&s->cf.info, &s->plan, s->path) || cli_data_complete(&s->cf))
 		return EXIT_FAIL;
 	if (s->plan.read_only && !s->read_only) {
 		explain_tail(&s->cf.info, &s->plan, s->path);

@@ -61,6 +61,34 @@ bool utf8_hidden(uint32_t cp)
 	       cp == 0xfeff;			/* zero width no-break space */
 }
 
+/*
+ * The length of the character at @p when it may reach a terminal as it is:
+ * printable ASCII, or valid UTF-8 from U+00A0 up that is not
+ * utf8_hidden(); 0 when it must be escaped (and at the NUL).
+ */
+static size_t raw_len(const unsigned char *p)
+{
+	size_t n = utf8_seq_len(p);
+
+	if (n > 1)
+		return utf8_hidden(utf8_decode(p, n)) ? 0 : n;
+	return n == 1 && *p >= 0x20 && *p != 0x7f ? 1 : 0;
+}
+
+bool cli_q_plain(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		n = raw_len(p);
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 #define RING 8
 
 const char *cli_q(const char *s)
@@ -77,19 +105,17 @@ const char *cli_q(const char *s)
 		return "(out of memory)";
 	o = out;
 	for (p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_seq_len(p);
+		size_t n = raw_len(p);
 
-		if (n > 1 && !utf8_hidden(utf8_decode(p, n))) {
+		if (n) {
 			memcpy(o, p, n);
 			o += n;
 			p += n;
-		} else if (n == 1 && *p >= 0x20 && *p != 0x7f) {
-			*o++ = (char)*p++;
 		} else {
 			/* every byte of a hidden character, as ls -b does */
-			size_t k = n ? n : 1;
+			size_t k = utf8_seq_len(p);
 
-			while (k--)
+			for (k = k ? k : 1; k--;)
 				o += sprintf(o, "\\x%02x", *p++);
 		}
 	}

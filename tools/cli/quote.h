@@ -39,4 +39,11 @@ bool utf8_hidden(uint32_t cp);
  */
 const char *cli_q(const char *s);
 
+/*
+ * Whether cli_q() leaves @s as it is: nothing in it needs escaping. A name
+ * the tool makes and prints for scripts to use (open's device path) must
+ * be, or it could not be printed both safely and exactly.
+ */
+bool cli_q_plain(const char *s);
+
 #endif /* UMLCOW_QUOTE_H */

@@ -10,6 +10,7 @@
  * target layout without a bit for an allocated sector is refused.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,16 +81,16 @@ static int reach(int fd, uint64_t end, struct cow_err *err)
 	return 0;
 }
 
-int cow_convert(const struct cow_file *cf, const char *dst_path,
-		const struct cow_create_opts *o, const struct cow_progress *p,
-		struct cow_err *err)
+int cow_convert_fd(const struct cow_file *cf, int fd, const char *name,
+		   const struct cow_create_opts *o,
+		   const struct cow_progress *p, struct cow_err *err)
 {
 	const struct cow_info *si = &cf->info;
 	struct cow_create_opts co = *o;
 	struct cow_open_opts oo = { .writable = true };
 	struct cow_file dst;
 	struct copy c;
-	int fd, ret;
+	int dfd, ret;
 
 	co.keep_path = true;
 	co.have_fields = true;
@@ -101,17 +102,20 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	if (co.order < 0 && si->layout->host_order &&
 	    co.layout->host_order)
 		co.order = si->order;
-	if (cow_data_check(cf, err))
-		return -1;
-	if (co.inherit_perm)
-		co.mode = 0600;	/* until it is written: cow_output_perm() */
-	if (cow_create_fd(dst_path, si->backing_file, &co, &fd, err))
+	if (cow_data_check(cf, err) ||
+	    cow_create_write(fd, si->backing_file, &co, err))
 		return -1;
 	oo.layout = co.layout->name;
-	/* The file created, through its descriptor: never the path again. */
-	if (cow_open_fd(&dst, fd, dst_path, &oo, err)) {
-		close(fd);
-		goto fail;
+	/* The file written, through its descriptor: never a path. */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0) {
+		cow_seterr(err, "%s", strerror(errno));
+		err->kind = COW_ERR_SYSTEM;
+		return -1;
+	}
+	if (cow_open_fd(&dst, dfd, name, &oo, err)) {
+		close(dfd);
+		return -1;
 	}
 	if (dst.info.nr_sectors != si->nr_sectors) {
 		cow_seterr(err, "the %s layout describes %llu sectors, the source %llu",
@@ -119,7 +123,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 			   (unsigned long long)dst.info.nr_sectors,
 			   (unsigned long long)si->nr_sectors);
 		cow_close(&dst);
-		goto fail;
+		return -1;
 	}
 	c = (struct copy){ cf, &dst,
 			   cow_chunk_alloc(si->nr_sectors * si->sector_size,
@@ -127,7 +131,7 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	if (!c.buf) {
 		cow_seterr(err, "out of memory");
 		cow_close(&dst);
-		goto fail;
+		return -1;
 	}
 	ret = cow_bitmap_scan(cf, copy_run, &c, err);
 	free(c.buf);
@@ -143,10 +147,19 @@ int cow_convert(const struct cow_file *cf, const char *dst_path,
 	if (ret == 0)
 		ret = cow_fsync(dst.fd, NULL, err);
 	cow_close(&dst);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	unlink(dst_path);
-	return -1;
+	return ret;
+}
+
+int cow_convert(const struct cow_file *cf, const char *dst_path,
+		const struct cow_create_opts *o, const struct cow_progress *p,
+		struct cow_err *err)
+{
+	int fd = cow_new_file(dst_path, o->inherit_perm ? 0600 :
+			      o->mode ? o->mode : 0644, err);
+
+	if (fd < 0)
+		return -1;
+	return cow_new_file_end(fd, dst_path,
+				cow_convert_fd(cf, fd, dst_path, o, p, err),
+				err);
 }

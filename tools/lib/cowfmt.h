@@ -437,20 +437,33 @@ struct cow_create_opts {
 };
 
 /*
- * Create @cow_path (refusing to overwrite) for @backing: a header, a zero
- * bitmap, and, for UML layouts, a sparse extension to the data end, fsync'd.
+ * Write a new COW file for @backing into the empty regular file @fd (open
+ * read-write; the caller created it and names it): a header, a zero bitmap,
+ * and, for UML layouts, a sparse extension to the data end, fsync'd.
+ */
+int cow_create_write(int fd, const char *backing,
+		     const struct cow_create_opts *o, struct cow_err *err);
+
+/*
+ * cow_create_write() into a new file @cow_path (refusing to overwrite,
+ * cow_new_file()), removed again on failure.
  */
 int cow_create(const char *cow_path, const char *backing,
 	       const struct cow_create_opts *o, struct cow_err *err);
 
 /*
- * cow_create(), keeping the new file open (O_RDWR) in *@fd, so that the
- * file written next is the one created, never whatever the path names by
- * then.
+ * Create @path, which must not exist (O_EXCL: not even as a symbolic
+ * link), read-write with @mode (before umask): the descriptor, or -1 with
+ * the reason ("already exists; refusing to overwrite it").
  */
-int cow_create_fd(const char *cow_path, const char *backing,
-		  const struct cow_create_opts *o, int *fd,
-		  struct cow_err *err);
+int cow_new_file(const char *path, unsigned int mode, struct cow_err *err);
+
+/*
+ * Close @fd, cow_new_file()'s @path, written with result @ret (0 or -1);
+ * the file is removed unless @ret is 0 and the close succeeds. Returns
+ * that outcome, 0 or -1 (the reason in @err).
+ */
+int cow_new_file_end(int fd, const char *path, int ret, struct cow_err *err);
 
 /*
  * Give an output @fd made from @n inputs permissions no wider than any
@@ -507,12 +520,21 @@ int cow_check(const struct cow_file *cf, const struct cow_backing *b,
 	      struct cow_err *err);
 
 /*
- * Copy @cf into a new file @dst_path of layout @o->layout (header fields
- * from @cf, the same allocated sectors and data, sparse): the new file
- * merges to the same image. upgrade is this with v3. Fails when an
- * allocated sector has no bit in the new layout's short bitmap, or has no
- * data (cow_data_check()). With @o->inherit_perm the new file is made
- * 0600 and, once written, given @cf's owner and mode (cow_output_perm()).
+ * Copy @cf into the empty regular file @fd (open read-write; @name names it
+ * in messages) in layout @o->layout (header fields from @cf, the same
+ * allocated sectors and data, sparse), fsync'd: the new file merges to the
+ * same image. upgrade is this with v3. Fails when an allocated sector has
+ * no bit in the new layout's short bitmap, or has no data
+ * (cow_data_check()). With @o->inherit_perm, once written, @fd is given
+ * @cf's owner and mode (cow_output_perm()); create it 0600.
+ */
+int cow_convert_fd(const struct cow_file *cf, int fd, const char *name,
+		   const struct cow_create_opts *o,
+		   const struct cow_progress *p, struct cow_err *err);
+
+/*
+ * cow_convert_fd() into a new file @dst_path (cow_new_file(): 0600 with
+ * @o->inherit_perm, else @o->mode or 0644), removed again on failure.
  */
 int cow_convert(const struct cow_file *cf, const char *dst_path,
 		const struct cow_create_opts *o, const struct cow_progress *p,

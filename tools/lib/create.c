@@ -27,21 +27,41 @@ static enum cow_byte_order host_order(void)
 int cow_create(const char *cow_path, const char *backing,
 	       const struct cow_create_opts *o, struct cow_err *err)
 {
-	int fd;
+	int fd = cow_new_file(cow_path, o && o->mode ? o->mode : 0644, err);
 
-	if (cow_create_fd(cow_path, backing, o, &fd, err))
+	if (fd < 0)
 		return -1;
-	if (close(fd) < 0) {
-		cow_seterr(err, "close: %s", strerror(errno));
-		unlink(cow_path);
-		return -1;
-	}
-	return 0;
+	return cow_new_file_end(fd, cow_path,
+				cow_create_write(fd, backing, o, err), err);
 }
 
-int cow_create_fd(const char *cow_path, const char *backing,
-		  const struct cow_create_opts *o, int *fdp,
-		  struct cow_err *err)
+int cow_new_file(const char *path, unsigned int mode, struct cow_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		      (mode_t)mode);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == EEXIST)
+		cow_seterr(err, "already exists; refusing to overwrite it");
+	else
+		cow_seterr(err, "%s", strerror(errno));
+	return -1;
+}
+
+int cow_new_file_end(int fd, const char *path, int ret, struct cow_err *err)
+{
+	if (close(fd) < 0 && ret == 0) {
+		cow_seterr(err, "close: %s", strerror(errno));
+		ret = -1;
+	}
+	if (ret)
+		unlink(path);
+	return ret;
+}
+
+int cow_create_write(int fd, const char *backing,
+		     const struct cow_create_opts *o, struct cow_err *err)
 {
 	static const struct cow_create_opts defaults = { .order = -1 };
 	const struct cow_layout *l;
@@ -50,8 +70,7 @@ int cow_create_fd(const char *cow_path, const char *backing,
 	enum cow_byte_order order;
 	uint8_t *hdr = NULL;
 	uint64_t end;
-	int fd = -1, ret = -1;
-	bool created = false;
+	int ret = -1;
 
 	if (!o)
 		o = &defaults;
@@ -118,16 +137,6 @@ int cow_create_fd(const char *cow_path, const char *backing,
 	    cow_header_encode(l, order, f, hdr, err))
 		goto out;
 
-	fd = open(cow_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		  o->mode ? (mode_t)o->mode : 0644);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			cow_seterr(err, "already exists; refusing to overwrite it");
-		else
-			cow_seterr(err, "%s", strerror(errno));
-		goto out;
-	}
-	created = true;
 	end = l->extend_on_create ? g.data_offset + f->size :
 	      g.bitmap_offset + g.bitmap_len;
 	if (cow_pwrite_full(fd, hdr, l->hdr_size, 0, err))
@@ -136,14 +145,8 @@ int cow_create_fd(const char *cow_path, const char *backing,
 		cow_seterr(err, "%s", strerror(errno));
 		goto out;
 	}
-	*fdp = fd;
-	fd = -1;
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (ret && created)
-		unlink(cow_path);
 	free(hdr);
 	free(f);
 	return ret;

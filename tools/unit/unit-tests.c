@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * unit-tests - the COW format library, layout by layout, and its refusals.
+ * unit-tests - the COW format library, layout by layout, and its refusals;
+ * and the CLI's two ways to print an untrusted string (quote.h, json.h).
  *
  * Built with -fsanitize=address,undefined by `make -C tools unit`. Prints
  * one line per check ("ok" or "FAIL") and a summary; exits 1 on any
@@ -19,6 +20,8 @@
 #include "cowfmt.h"
 #include "endian-util.h"
 #include "check.h"
+#include "json.h"
+#include "quote.h"
 
 static char tmpdir[] = "/tmp/umlcow-unit.XXXXXX";
 
@@ -992,6 +995,83 @@ static int write_seeds(const char *dir)
 	return 0;
 }
 
+/* ---- printing untrusted strings (cli/quote.c, cli/json.c) ------------ */
+
+/* @in through json_write_string(), as a malloc'd string. */
+static char *json_of(const char *in)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	json_write_string(f, in);
+	fclose(f);
+	return buf;
+}
+
+static void test_quote(void)
+{
+	static const struct {
+		const char *in, *q, *json;
+	} cases[] = {
+		{ "plain/path.img", "plain/path.img", "\"plain/path.img\"" },
+		{ "a b\\c", "a b\\c", "\"a b\\\\c\"" },
+		{ "q\"", "q\"", "\"q\\\"\"" },
+		/* C0, DEL */
+		{ "\x1b[2J\n\t\x7f", "\\x1b[2J\\x0a\\x09\\x7f",
+		  "\"\\u001b[2J\\n\\t\\u007f\"" },
+		/* C1 in UTF-8: U+009B (CSI), U+0080, U+009F */
+		{ "a\xc2\x9b" "2Jb", "a\\xc2\\x9b" "2Jb", "\"a\\u009b2Jb\"" },
+		{ "\xc2\x80\xc2\x9f", "\\xc2\\x80\\xc2\\x9f",
+		  "\"\\u0080\\u009f\"" },
+		/* U+00A0 and U+00DB (c3 9b) are shown */
+		{ "\xc2\xa0\xc3\x9b", "\xc2\xa0\xc3\x9b", "\"\xc2\xa0\xc3\x9b\"" },
+		/* bidirectional embeddings, overrides, isolates */
+		{ "\xe2\x80\xaa\xe2\x80\xae", "\\xe2\\x80\\xaa\\xe2\\x80\\xae",
+		  "\"\\u202a\\u202e\"" },
+		{ "\xe2\x81\xa6\xe2\x81\xa9", "\\xe2\\x81\\xa6\\xe2\\x81\\xa9",
+		  "\"\\u2066\\u2069\"" },
+		/* zero width: U+200B, U+200F, U+2060, U+FEFF */
+		{ "\xe2\x80\x8b\xe2\x80\x8f", "\\xe2\\x80\\x8b\\xe2\\x80\\x8f",
+		  "\"\\u200b\\u200f\"" },
+		{ "\xe2\x81\xa0\xef\xbb\xbf", "\\xe2\\x81\\xa0\\xef\\xbb\\xbf",
+		  "\"\\u2060\\ufeff\"" },
+		/* neighbours that are shown: U+2010, U+2070, U+FEFE */
+		{ "\xe2\x80\x90\xe2\x81\xb0\xef\xbb\xbe",
+		  "\xe2\x80\x90\xe2\x81\xb0\xef\xbb\xbe",
+		  "\"\xe2\x80\x90\xe2\x81\xb0\xef\xbb\xbe\"" },
+		/* not UTF-8: a lone byte, overlong, surrogate, > U+10FFFF, cut */
+		{ "\xff", "\\xff", "\"\xef\xbf\xbd\"" },
+		{ "\xc0\x80", "\\xc0\\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80",
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80",
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "x\xe2\x80", "x\\xe2\\x80", "\"x\xef\xbf\xbd\xef\xbf\xbd\"" },
+		/* a 4-byte character is shown */
+		{ "\xf0\x9f\x90\xae", "\xf0\x9f\x90\xae", "\"\xf0\x9f\x90\xae\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *q = cli_q(cases[i].in);
+		char *j = json_of(cases[i].in);
+
+		check(!strcmp(q, cases[i].q), "quote case %zu: cli_q gives %s",
+		      i, cli_q(q));
+		check(!strcmp(cli_q(q), q), "quote case %zu: cli_q is idempotent",
+		      i);
+		check(cli_q_plain(cases[i].in) == !strcmp(q, cases[i].in),
+		      "quote case %zu: cli_q_plain says whether cli_q changes it",
+		      i);
+		check(j && !strcmp(j, cases[i].json),
+		      "quote case %zu: JSON gives %s", i, j ? cli_q(j) : "NULL");
+		free(j);
+	}
+	check(!strcmp(cli_q(NULL), "(null)"), "cli_q(NULL)");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
@@ -1002,6 +1082,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	test_quote();
 	test_layout_names();
 	test_map_status();
 	test_layouts();
