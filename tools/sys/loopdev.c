@@ -71,14 +71,22 @@ static int open_loop_node(const char *path)
 /*
  * udev probes a loop device as soon as it is bound, and would see it before
  * the device-mapper table holds it (and announce what it finds there): an
- * exclusive BSD lock makes udevd wait until we close the device, as
- * util-linux's losetup (2.38) does.  Only a courtesy to udev: the setup goes
- * on without it.
+ * exclusive BSD lock, held until we close the device, makes udevd wait, as
+ * util-linux's losetup (2.38) does.  Never waited for: a lock someone else
+ * holds (another setup between LOOP_CTL_GET_FREE and its configure, udev
+ * probing a device just freed, or any process that can open the node) makes
+ * the device busy for this try, and loopdev_attach() asks for a free device
+ * again; one held for longer than its tries ends in -EBUSY, not a hang.
+ * Any other failure only costs udev's courtesy.
  */
-static void lock_loop_node(int fd)
+static int lock_loop_node(int fd)
 {
-	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-		;
+	int ret;
+
+	do
+		ret = flock(fd, LOCK_EX | LOCK_NB);
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 && errno == EWOULDBLOCK ? -EBUSY : 0;
 }
 
 static void fill_info(struct loop_info64 *info, bool read_only,
@@ -205,8 +213,9 @@ int loopdev_attach(int file_fd, bool read_only, const char *name,
 			err = fd;
 			break;
 		}
-		lock_loop_node(fd);
-		err = configure(fd, file_fd, read_only, name);
+		err = lock_loop_node(fd);
+		if (!err)
+			err = configure(fd, file_fd, read_only, name);
 		if (err == -EBUSY) {
 			/* Another program took it between GET_FREE and us. */
 			close(fd);

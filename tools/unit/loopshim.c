@@ -194,7 +194,7 @@ int flock(int fd, int op)
 
 	if (fd < 0 || fd >= MAX_FD || shim.kind[fd] != LOOP)
 		return real(fd, op);
-	return answer(op == LOCK_EX ? "flock LOCK_EX" : "flock (other)", 0, 0);
+	return answer(op == (LOCK_EX | LOCK_NB) ? "flock LOCK_EX|LOCK_NB" : "flock (other)", 0, 0);
 }
 
 int ioctl(int fd, unsigned long req, ...)
