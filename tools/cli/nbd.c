@@ -144,8 +144,8 @@ const struct cli_help cmd_serve_help = {
 	"Serve a UML COW file (with its backing file) over NBD with nbdkit and the\n"
 	"umlcow plugin, in the foreground until SIGTERM or SIGINT: for QEMU\n"
 	"(-drive file=nbd+unix:///?socket=PATH) and other NBD clients, without\n"
-	"the kernel module. Words after -- go to nbdkit before the plugin (TLS:\n"
-	"-- --tls=require --tls-certificates=DIR; see nbdkit(1)).\n"
+	"the kernel module. Words after -- go to nbdkit before the plugin: its TLS\n"
+	"options (nbdkit-tls(1)), -i ADDR, --run CMD (nbdkit-captive(1)), ...\n"
 	"\n",
 	OPT_SERVE | OPT_READ_ONLY | OPT_COW,
 	(const struct cli_note[]){
