@@ -265,22 +265,35 @@ static pid_t server_pid(const char *name)
 	return v > 0 && v < INT_MAX ? (pid_t)v : 0;
 }
 
-/* Whether @pid runs nbdkit (not a process that reused the number). */
+/*
+ * Whether @pid runs nbdkit (not a process that reused the number) and has
+ * not exited: a zombie no init has reaped yet counts as gone.
+ */
 static bool is_nbdkit(pid_t pid)
 {
-	char path[64], comm[64] = "";
-	FILE *f;
+	char path[64], buf[512];
+	const char *open_p, *close_p;
+	ssize_t n;
+	int fd;
 
 	if (pid <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return !strncmp(comm, "nbdkit", 6);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold ')' itself. */
+	open_p = strchr(buf, '(');
+	close_p = strrchr(buf, ')');
+	if (!open_p || !close_p || close_p < open_p || close_p[1] != ' ')
+		return false;
+	return !strncmp(open_p + 1, "nbdkit)", 7) && close_p[2] != 'Z' &&
+	       close_p[2] != 'X';
 }
 
 static void sleep_ms(long ms)
