@@ -201,7 +201,7 @@ int cmd_serve(int argc, char **argv)
 	execvp(a.v[0], a.v);
 	cli_err(NULL, "cannot run %s: %s", a.v[0], strerror(errno));
 	args_free(&a);
-	return errno == ENOENT ? EXIT_FAIL : EXIT_FAIL;
+	return EXIT_FAIL;
 }
 
 /* ---- the runtime directory -------------------------------------------- */
