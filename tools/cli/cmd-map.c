@@ -692,6 +692,8 @@ static int open_nbd(const struct cli_opts *o, const char *path,
 	char other[DM_NAME_LEN];
 	struct stat st;
 
+	if (o->have_commit_interval)
+		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
 	if (stat(path, &st) == 0 &&
 	    mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
 		already_mapped(path, other);

@@ -507,8 +507,6 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 	pid_t pid = 0;
 	int err, ret;
 
-	if (o->have_commit_interval)
-		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
 	ret = preflight(o, path, backing, sizeof(backing), &cf);
 	if (ret)
 		goto out;
