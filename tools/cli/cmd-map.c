@@ -363,7 +363,7 @@ static void create_failed(const char *what, const char *name, int err)
 	else if (err == -ENODEV || err == -ENOENT)
 		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
 	else if (dmdev_has_target(UMLCOW_TARGET) == 0)
-		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko)",
+		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
 			UMLCOW_TARGET);
 	else if (kmsg[0])
 		cli_err(what, "the kernel refused the table: %s", kmsg);
