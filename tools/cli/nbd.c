@@ -608,7 +608,11 @@ int nbd_close(const struct dmdev *d)
 
 	snprintf(name, sizeof(name), "%s", d->name);
 	pid = server_pid(name);
-	err = dmdev_remove(name, false);
+	/*
+	 * Open now: refuse at once (libdevmapper would retry the removal for
+	 * seconds first). One opened after this look is refused by the kernel.
+	 */
+	err = d->open_count > 0 ? -EBUSY : dmdev_remove(name, false);
 	if (err == -EBUSY) {
 		cli_err(name, "the device is in use (mounted or open); close it first");
 		return EXIT_FAIL;
