@@ -93,7 +93,7 @@ const struct cli_help cmd_list_help = {
 	"\n",
 	OPT_JSON,
 	(const struct cli_note[]){
-		{ "json", "one JSON array of objects (keys: name, device,\nuuid, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus)" },
+		{ "json", "one JSON array of objects (keys: name, device,\nuuid, via, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus; via nbd: name, device, uuid, via,\naccess, read_only, cow_file, backing_file,\nnbd_device, server_pid, socket, sectors,\nopen_count, deferred_remove, table)" },
 		{ NULL, NULL },
 	},
 	NULL,
