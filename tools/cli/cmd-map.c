@@ -75,7 +75,9 @@ const struct cli_help cmd_close_help = {
 	"devices and locks go with it. Fails, changing nothing, while the device is\n"
 	"open (mounted, for instance), unless --deferred. A mapping made with\n"
 	"--via nbd also loses its nbd device and its server, which writes the\n"
-	"bitmap back as it stops (--deferred is refused for it).\n"
+	"bitmap back as it stops (--deferred is refused for it). close NAME with no\n"
+	"device NAME but a runtime directory cleans what an interrupted\n"
+	"open --via nbd left there: its server, its nbd connection, the directory.\n"
 	"\n",
 	OPT_DEFERRED,
 	(const struct cli_note[]){
@@ -1040,8 +1042,16 @@ int cmd_close(int argc, char **argv)
 	char name[DM_NAME_LEN];
 	int err, ret;
 
-	ret = one_mapping(argc, argv, &cmd_close_help, &o, name);
-	if (ret >= 0)
+	ret = cli_parse(argc, argv, &cmd_close_help, 1, 1, &o);
+	if (ret)
+		return ret < 0 ? EXIT_USAGE : EXIT_OK;
+	dmdev_set_verbose(cli_verbose);
+	/* No device, but a runtime directory: an interrupted open --via nbd. */
+	if (!dmdev_check_name(o.args[0], NULL) &&
+	    dmdev_exists(o.args[0]) == 0 && nbd_leftover(o.args[0]))
+		return nbd_close_leftover(o.args[0]);
+	ret = resolve(o.args[0], name, DM_NAME_LEN, argv[0]);
+	if (ret)
 		return ret;
 	if (dmdev_get(name, &dev) == 0) {
 		if (nbd_is_mapping(&dev)) {

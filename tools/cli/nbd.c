@@ -326,7 +326,7 @@ static int stop_server(pid_t pid)
 static void remove_run_dir(const char *name)
 {
 	static const char *const files[] = { "socket", "pid", "cow",
-					     "backing" };
+					     "backing", "nbd" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -552,6 +552,14 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 		goto out;
 	}
 	cli_info(path, "connected to /dev/nbd%d", nd.index);
+	{
+		char line[64];
+
+		/* For close after an interrupted open: which device, by whom. */
+		snprintf(line, sizeof(line), "%d %d\n", nd.index, (int)getpid());
+		if (put_file(name, "nbd", line))
+			cli_warn(path, "cannot write into the runtime directory");
+	}
 	ro = o->read_only || nd.read_only;
 	if (nd.read_only && !o->read_only)
 		cli_warn(path, "the server serves it read-only; mapped read-only");
@@ -642,6 +650,67 @@ int nbd_close(const struct dmdev *d)
 		cli_info(name, "nbdkit (pid %d) stopped", (int)pid);
 	}
 	remove_run_dir(name);
+	return EXIT_OK;
+}
+
+bool nbd_leftover(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	run_path(path, sizeof(path), name, NULL);
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Whether /dev/nbd@index is still the connection umlcow-setup @pid made:
+ * the kernel shows the connecting task in /sys/block/nbdN/pid while the
+ * device is connected (a device connected since by someone else shows
+ * another pid).
+ */
+static bool nbd_still_ours(int index, int pid)
+{
+	char path[64];
+	int now = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/nbd%d/pid", index);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &now) != 1)
+		now = 0;
+	fclose(f);
+	return now == pid;
+}
+
+int nbd_close_leftover(const char *name)
+{
+	char buf[64];
+	int index, pid, err;
+	pid_t server;
+
+	get_file(name, "nbd", buf, sizeof(buf));
+	if (sscanf(buf, "%d %d", &index, &pid) == 2 &&
+	    nbd_still_ours(index, pid)) {
+		err = nbddev_disconnect(index);
+		if (err)
+			cli_warn(name, "cannot disconnect /dev/nbd%d: %s", index,
+				 strerror(-err));
+		else
+			cli_info(name, "disconnected /dev/nbd%d", index);
+	}
+	server = server_pid(name);
+	if (server) {
+		err = stop_server(server);
+		if (err) {
+			cli_err(name, "nbdkit (pid %d) did not stop: %s; the runtime directory is kept",
+				(int)server, strerror(-err));
+			return EXIT_FAIL;
+		}
+	}
+	remove_run_dir(name);
+	cli_warn(name, "no mapping, but what an interrupted 'open --via nbd' left: its server and runtime directory are removed");
 	return EXIT_OK;
 }
 

@@ -44,6 +44,19 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name);
  */
 int nbd_close(const struct dmdev *d);
 
+/*
+ * Whether NAME has a runtime directory; with no device NAME, that is what
+ * an interrupted open --via nbd left (a server, maybe an nbd connection).
+ */
+bool nbd_leftover(const char *name);
+
+/*
+ * close NAME for such leftovers: disconnect the nbd device the open
+ * connected (if it is still that connection), stop the server, remove the
+ * runtime directory; says so on stderr. An exit status.
+ */
+int nbd_close_leftover(const char *name);
+
 /* commit: flush the device, so the plugin writes the bitmap back. */
 int nbd_commit(const char *name);
 
