@@ -8,7 +8,9 @@
 #                   tests/debug-kernel/run, scripts/debug-kernel); only some
 #                   tests: make check-debug DEBUG_TESTS="001 002"
 #   make KDIR=...   build the module against another kernel tree
-#   make install    tool, man page, completion and module (DESTDIR, PREFIX)
+#   make install    tool, man page, completion and module (DESTDIR, PREFIX),
+#                   and the nbdkit plugin where nbdkit's pkg-config file is
+#   make install-plugin  the nbdkit plugin and its man page only
 #   make uninstall  remove what make install put there
 #   make check-kernels  the module and the guest suite on every installed
 #                   kernel (scripts/check-kernels; KVERS=... picks some)
@@ -69,11 +71,16 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 COMPLETION := $(firstword $(wildcard tools/umlcow-setup.bash-completion tools/bash-completion/umlcow-setup))
 INSTALL ?= install
+# The nbdkit plugin goes where nbdkit looks for plugins, whatever PREFIX is
+# (nbdkit umlcow ... finds it there): nbdkit.pc's plugindir, from
+# nbdkit-plugin-dev; NBDKIT_PLUGINDIR=... overrides.
+NBDKIT_PLUGINDIR ?= $(shell pkg-config --variable=plugindir nbdkit 2>/dev/null)
 
 .PHONY: install uninstall install-tools install-module uninstall-tools uninstall-module check-kernels
+.PHONY: install-plugin uninstall-plugin
 .PHONY: install-dkms-source install-dkms uninstall-dkms
 
-install: install-tools install-module
+install: install-tools install-module $(if $(NBDKIT_PLUGINDIR),install-plugin)
 
 install-tools: tools
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
@@ -84,12 +91,23 @@ ifneq ($(COMPLETION),)
 	$(INSTALL) -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/umlcow-setup
 endif
 
+install-plugin:
+	@test -n "$(NBDKIT_PLUGINDIR)" || { echo "nbdkit's plugin directory is unknown: install nbdkit-plugin-dev, or set NBDKIT_PLUGINDIR"; exit 1; }
+	$(MAKE) -C tools nbdkit/nbdkit-umlcow-plugin.so nbdkit/nbdkit-umlcow-plugin.1
+	$(INSTALL) -d $(DESTDIR)$(NBDKIT_PLUGINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0644 tools/nbdkit/nbdkit-umlcow-plugin.so $(DESTDIR)$(NBDKIT_PLUGINDIR)/nbdkit-umlcow-plugin.so
+	$(INSTALL) -m 0644 tools/nbdkit/nbdkit-umlcow-plugin.1 $(DESTDIR)$(MANDIR)/man1/nbdkit-umlcow-plugin.1
+
+uninstall-plugin:
+	rm -f $(DESTDIR)$(NBDKIT_PLUGINDIR)/nbdkit-umlcow-plugin.so \
+		$(DESTDIR)$(MANDIR)/man1/nbdkit-umlcow-plugin.1
+
 install-module: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
 		CONFIG_MODULE_SIG_ALL= DEPMOD=true modules_install
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
-uninstall: uninstall-tools uninstall-module
+uninstall: uninstall-tools uninstall-module $(if $(NBDKIT_PLUGINDIR),uninstall-plugin)
 
 uninstall-tools:
 	rm -f $(DESTDIR)$(SBINDIR)/umlcow-setup $(DESTDIR)$(MANDIR)/man8/umlcow-setup.8 \

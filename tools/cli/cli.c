@@ -97,6 +97,7 @@ enum {
 	O_NAME = 'n', O_READ_ONLY = 'r',
 	O_IN_PLACE = 256, O_UPDATE_MTIME, O_OVERWRITE, O_NO_DISCARD,
 	O_COW_DEV, O_BACKING_DEV, O_COMMIT_INTERVAL, O_DEFERRED, O_DEBUG,
+	O_VIA, O_SOCKET, O_PORT,
 };
 
 /*
@@ -126,6 +127,12 @@ static const struct {
 	{ { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
 	  OPT_COMMIT_INTERVAL, "MS",
 	  "commit the bitmap every MS milliseconds (0: only\non flush and close; default: the target's, 1000)" },
+	{ { "via", required_argument, NULL, O_VIA }, OPT_VIA, "HOW",
+	  "dm: the umlcow target (default); nbd: nbdkit and\nthe kernel's nbd driver; auto: dm, else nbd" },
+	{ { "socket", required_argument, NULL, O_SOCKET }, OPT_SERVE, "PATH",
+	  "listen on the Unix socket PATH" },
+	{ { "port", required_argument, NULL, O_PORT }, OPT_SERVE, "N",
+	  "listen on TCP port N" },
 	{ { "deferred", no_argument, NULL, O_DEFERRED }, OPT_DEFERRED, NULL,
 	  "remove it when its last user closes it" },
 	{ { "overwrite", no_argument, NULL, O_OVERWRITE }, OPT_OVERWRITE, NULL,
@@ -409,6 +416,22 @@ int cli_parse(int argc, char **argv, const struct cli_help *help, int min,
 		case O_COW_DEV: o->cow_dev = optarg; break;
 		case O_BACKING_DEV: o->backing_dev = optarg; break;
 		case O_DEFERRED: o->deferred = true; break;
+		case O_VIA:
+			if (strcmp(optarg, "dm") && strcmp(optarg, "nbd") &&
+			    strcmp(optarg, "auto"))
+				return cli_usage_error(cmd, "--via takes dm, nbd or auto, not '%s'",
+						       optarg), -1;
+			o->via = optarg;
+			break;
+		case O_SOCKET: o->socket = optarg; break;
+		case O_PORT:
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    !*optarg || strlen(optarg) > 5 ||
+			    atoi(optarg) < 1 || atoi(optarg) > 65535)
+				return cli_usage_error(cmd, "--port takes a TCP port from 1 to 65535, not '%s'",
+						       optarg), -1;
+			o->port = optarg;
+			break;
 		case O_COMMIT_INTERVAL:
 			if (parse_ms(optarg, &o->commit_interval))
 				return cli_usage_error(cmd, "--commit-interval takes milliseconds from 0 to 3600000, not '%s'",

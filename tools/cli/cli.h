@@ -83,6 +83,8 @@ enum {
 	OPT_BACKING		= 1 << 11,
 	OPT_FORCE		= 1 << 12,
 	OPT_LAYOUT		= 1 << 13,
+	OPT_VIA			= 1 << 14,	/* --via dm|nbd|auto */
+	OPT_SERVE		= 1 << 15,	/* --socket, --port */
 	/* what the commands that read a COW file and its backing file take */
 	OPT_COW			= OPT_BACKING | OPT_FORCE | OPT_LAYOUT,
 };
@@ -122,6 +124,9 @@ struct cli_opts {
 	bool read_only, no_discard, deferred;
 	const char *name;	/* -n, --name */
 	const char *cow_dev, *backing_dev;
+	const char *via;	/* --via: "dm" (NULL), "nbd" or "auto" */
+	const char *socket;	/* serve --socket PATH */
+	const char *port;	/* serve --port N */
 	unsigned int commit_interval;	/* ms, 0: the target's default */
 	bool have_commit_interval;
 	int nargs;		/* operands after the options */
@@ -194,5 +199,9 @@ extern const struct cli_help cmd_list_help;
 extern const struct cli_help cmd_status_help;
 extern const struct cli_help cmd_commit_help;
 extern const struct cli_help cmd_table_help;
+
+/* Without the module (nbd.c). */
+int cmd_serve(int argc, char **argv);
+extern const struct cli_help cmd_serve_help;
 
 #endif /* UMLCOW_CLI_H */

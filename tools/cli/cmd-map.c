@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,6 +32,7 @@
 #include "filelock.h"
 #include "json.h"
 #include "loopdev.h"
+#include "nbd.h"
 
 /* The device-mapper target these commands drive. */
 #define UMLCOW_TARGET "umlcow"
@@ -44,7 +46,7 @@ const struct cli_help cmd_open_help = {
 	"umlcow device-mapper target, and print the device path.\n"
 	"\n",
 	OPT_NAME | OPT_READ_ONLY | OPT_NO_DISCARD | OPT_COMMIT_INTERVAL |
-	OPT_COW,
+	OPT_COW | OPT_VIA,
 	NULL,
 	"\n"
 	"Both files are attached to loop devices that go away with the mapping (the\n"
@@ -56,7 +58,15 @@ const struct cli_help cmd_open_help = {
 	"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
 	"its last sectors fit in the padding before the data area, where UML puts\n"
 	"them; only when that byte is the data area's own is it mapped read-only,\n"
-	"those sectors from the backing file. Nothing is left behind on failure.\n",
+	"those sectors from the backing file. Nothing is left behind on failure.\n"
+	"\n"
+	"Without the module (--via nbd, or --via auto when the kernel has no umlcow\n"
+	"target and modprobe cannot load it: said on stderr), nbdkit serves the file\n"
+	"with the umlcow plugin on a socket in /run/umlcow/NAME ($UMLCOW_RUN_DIR),\n"
+	"the kernel's nbd driver connects /dev/nbdN to it, and /dev/mapper/NAME is a\n"
+	"linear table on that; close stops the server. The plugin takes the same\n"
+	"locks and writes the bitmap at every flush and when it stops. See\n"
+	"'" PROG " serve --help' for how the plugin is found.\n",
 };
 
 const struct cli_help cmd_close_help = {
@@ -64,7 +74,11 @@ const struct cli_help cmd_close_help = {
 	"\n"
 	"Remove the umlcow mapping NAME, or the mapping of FILE.cow; its loop\n"
 	"devices and locks go with it. Fails, changing nothing, while the device is\n"
-	"open (mounted, for instance), unless --deferred.\n"
+	"open (mounted, for instance), unless --deferred. A mapping made with\n"
+	"--via nbd also loses its nbd device and its server, which writes the\n"
+	"bitmap back as it stops (--deferred is refused for it). close NAME with no\n"
+	"device NAME but a runtime directory cleans what an interrupted\n"
+	"open --via nbd left there: its server, its nbd connection, the directory.\n"
 	"\n",
 	OPT_DEFERRED,
 	(const struct cli_note[]){
@@ -82,7 +96,7 @@ const struct cli_help cmd_list_help = {
 	"\n",
 	OPT_JSON,
 	(const struct cli_note[]){
-		{ "json", "one JSON array of objects (keys: name, device,\nuuid, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus)" },
+		{ "json", "one JSON array of objects (keys: name, device,\nuuid, via, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus; via nbd: name, device, uuid, via,\naccess, read_only, cow_file, backing_file,\nnbd_device, server_pid, socket, sectors,\nopen_count, deferred_remove, table)" },
 		{ NULL, NULL },
 	},
 	NULL,
@@ -221,24 +235,83 @@ static int dm_failed(const char *what, int err)
 }
 
 /*
+ * Every umlcow mapping: the umlcow target's, and the nbd-backed ones
+ * (linear over /dev/nbdN, our NBD UUID prefix), sorted by name.
+ */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct dmdev *)a)->name,
+		      ((const struct dmdev *)b)->name);
+}
+
+static int list_all(struct dmdev **devs, size_t *n)
+{
+	struct dmdev *lin, *all;
+	size_t nlin, k;
+	int err = dmdev_list(UMLCOW_TARGET, devs, n);
+
+	if (err)
+		return err;
+	err = dmdev_list("linear", &lin, &nlin);
+	if (err) {
+		dmdev_free_list(*devs, *n);
+		return err;
+	}
+	all = realloc(*devs, (*n + nlin + 1) * sizeof(*all));
+	if (!all) {
+		dmdev_free_list(lin, nlin);
+		dmdev_free_list(*devs, *n);
+		return -ENOMEM;
+	}
+	k = *n;
+	for (size_t i = 0; i < nlin; i++) {
+		if (nbd_is_mapping(&lin[i]))
+			all[k++] = lin[i];
+		else
+			dmdev_free(&lin[i]);
+	}
+	free(lin);
+	if (k > 1)
+		qsort(all, k, sizeof(*all), cmp_name);
+	*devs = all;
+	*n = k;
+	return 0;
+}
+
+/* Whether mapping @d is one of the file (@dev, @ino), by its UUID. */
+static bool of_file(const struct dmdev *d, dev_t dev, ino_t ino)
+{
+	char prefix[DM_UUID_LEN];
+
+	if (nbd_is_mapping(d))
+		nbd_uuid_prefix(dev, ino, prefix, sizeof(prefix));
+	else
+		uuid_prefix(dev, ino, prefix, sizeof(prefix));
+	return !strncmp(d->uuid, prefix, strlen(prefix));
+}
+
+/* Whether @d is a mapping of ours (either kind). */
+static bool is_ours(const struct dmdev *d)
+{
+	return !strcmp(d->type, UMLCOW_TARGET) || nbd_is_mapping(d);
+}
+
+/*
  * The umlcow mappings of the file (@dev, @ino), found by the UUID we gave
  * them: how many there are (or a negative errno), the first one's name in
  * @name.
  */
 static int mappings_of(dev_t dev, ino_t ino, char *name, size_t len)
 {
-	char prefix[DM_UUID_LEN];
 	struct dmdev *devs;
 	size_t n;
 	int err, found = 0;
 
-	uuid_prefix(dev, ino, prefix, sizeof(prefix));
-	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
+	err = list_all(&devs, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(devs[i].uuid, prefix, strlen(prefix)) &&
-		    found++ == 0)
+		if (of_file(&devs[i], dev, ino) && found++ == 0)
 			snprintf(name, len, "%s", devs[i].name);
 	dmdev_free_list(devs, n);
 	return found;
@@ -293,7 +366,7 @@ static void create_failed(const char *what, const char *name, int err)
 	else if (err == -ENODEV || err == -ENOENT)
 		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
 	else if (dmdev_has_target(UMLCOW_TARGET) == 0)
-		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko)",
+		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
 			UMLCOW_TARGET);
 	else if (kmsg[0])
 		cli_err(what, "the kernel refused the table: %s", kmsg);
@@ -585,6 +658,66 @@ static void open_undo(struct open_state *s, int ret)
 	cow_close(&s->cf);
 }
 
+/* modprobe dm-umlcow, quietly: what the kernel itself would try. */
+static void load_target(void)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execlp("modprobe", "modprobe", "-q", "dm-umlcow", (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+}
+
+/*
+ * --via auto: whether to fall back to nbd. Only when device-mapper works
+ * but the umlcow target is missing and modprobe cannot load it.
+ */
+static bool want_nbd(const char *path)
+{
+	int has = dmdev_has_target(UMLCOW_TARGET);
+
+	if (has == 0) {
+		load_target();
+		has = dmdev_has_target(UMLCOW_TARGET);
+	}
+	if (has != 0)
+		return false;
+	cli_warn(path, "the kernel has no '%s' target and modprobe cannot load it; serving the file with nbdkit through the kernel's nbd driver instead (--via nbd)",
+		 UMLCOW_TARGET);
+	return true;
+}
+
+/* open --via nbd: refuse a file mapped already, then nbd_open(). */
+static int open_nbd(const struct cli_opts *o, const char *path,
+		    const char *name)
+{
+	char other[DM_NAME_LEN];
+	struct stat st;
+
+	if (o->have_commit_interval)
+		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
+	if (stat(path, &st) == 0 &&
+	    mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
+		already_mapped(path, other);
+		return EXIT_FAIL;
+	}
+	return nbd_open(o, path, name);
+}
+
 int cmd_open(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -601,6 +734,9 @@ int cmd_open(int argc, char **argv)
 	ret = open_name(&s);
 	if (ret)
 		return ret;
+	if (o.via && (!strcmp(o.via, "nbd") ||
+		      (!strcmp(o.via, "auto") && want_nbd(s.path))))
+		return open_nbd(&o, s.path, s.name);
 	(void)((ret = open_cow_locked(&s)) || (ret = open_backing(&s)) ||
 	       (ret = open_check_free(&s)) || (ret = open_extend(&s)) ||
 	       (ret = open_attach(&s)) || (ret = open_create(&s)));
@@ -622,6 +758,7 @@ struct mapping {
 	uint64_t allocated, total, dirty, memory;
 	char mode[16];		/* rw, ro, fail */
 	char access[16];	/* writable, read_only */
+	struct nbd_mapping *nbd;	/* an nbd-backed one: what it is */
 };
 
 /* "MAJ:MIN" of a table to the loop's backing file, else a /dev path. */
@@ -636,6 +773,27 @@ static void dev_to_file(const char *dev, char *buf, size_t len)
 	snprintf(buf, len, "%s", dev);
 }
 
+/*
+ * An nbd-backed mapping: mode rw (ro when read-only, fail when its server
+ * is gone), the files from its runtime directory. @m->nbd is malloc'd.
+ */
+static void parse_nbd(const struct dmdev *dev, struct mapping *m)
+{
+	struct nbd_mapping *nm = malloc(sizeof(*nm));
+
+	m->nbd = nm;
+	if (!nm)
+		return;
+	nbd_mapping_get(dev, nm);
+	snprintf(m->cow_file, sizeof(m->cow_file), "%s", nm->cow_file);
+	snprintf(m->backing_file, sizeof(m->backing_file), "%s",
+		 nm->backing_file);
+	snprintf(m->mode, sizeof(m->mode), "%s",
+		 nm->running ? "rw" : "fail");
+	snprintf(m->access, sizeof(m->access), "%s",
+		 nm->read_only ? "read_only" : "writable");
+}
+
 static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 {
 	struct cow_map_status st;
@@ -646,6 +804,10 @@ static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 
 	memset(m, 0, sizeof(*m));
 	m->dev = dev;
+	if (nbd_is_mapping(dev)) {
+		parse_nbd(dev, m);
+		return;
+	}
 	if (sscanf(dev->table, "%31s %31s %llu %llu %u %llu%n", m->cow_dev,
 		   m->backing_dev, &bo, &dofs, &ss, &nr, &consumed) >= 6) {
 		m->bitmap_offset = bo;
@@ -684,6 +846,7 @@ static void mapping_json(struct json *j, const struct mapping *m)
 	json_string(j, "name", m->dev->name);
 	json_string(j, "device", node);
 	json_string(j, "uuid", m->dev->uuid);
+	json_string(j, "via", "dm");
 	json_string(j, "mode", m->mode);
 	json_string(j, "access", m->access);
 	json_bool(j, "read_only", !strcmp(m->access, "read_only"));
@@ -719,7 +882,9 @@ static void mapping_json(struct json *j, const struct mapping *m)
 
 static void alloc_text(const struct mapping *m, char *buf, size_t len)
 {
-	if (m->have_alloc && m->total)
+	if (m->nbd)
+		snprintf(buf, len, "(via nbd)");
+	else if (m->have_alloc && m->total)
 		snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " (%.1f%%)",
 			 m->allocated, m->total,
 			 100.0 * (double)m->allocated / (double)m->total);
@@ -771,7 +936,7 @@ int cmd_list(int argc, char **argv)
 
 	CLI_PARSE(argc, argv, &cmd_list_help, 0, 0, &o);
 	dmdev_set_verbose(cli_verbose);
-	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
+	err = list_all(&devs, &n);
 	if (err)
 		return dm_failed(NULL, err);
 	ms = calloc(n ? n : 1, sizeof(*ms));
@@ -788,11 +953,16 @@ int cmd_list(int argc, char **argv)
 		json_init(&j, stdout);
 		json_array_begin(&j, NULL);
 		for (size_t i = 0; i < n; i++)
-			mapping_json(&j, &ms[i]);
+			if (ms[i].nbd)
+				nbd_mapping_json(&j, ms[i].nbd);
+			else if (!nbd_is_mapping(&devs[i]))
+				mapping_json(&j, &ms[i]);
 		json_array_end(&j);
 	} else {
 		list_plain(ms, n);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(ms[i].nbd);
 	free(ms);
 	dmdev_free_list(devs, n);
 	return EXIT_OK;
@@ -807,7 +977,6 @@ static int resolve(const char *arg, char *name, size_t len,
 {
 	struct dmdev dev, *devs;
 	struct stat st;
-	char prefix[DM_UUID_LEN];
 	const char *match = NULL;
 	size_t n, found = 0;
 	int err, ret;
@@ -816,7 +985,7 @@ static int resolve(const char *arg, char *name, size_t len,
 	if (!dmdev_check_name(arg, NULL)) {
 		err = dmdev_get(arg, &dev);
 		if (!err) {
-			bool ours = !strcmp(dev.type, UMLCOW_TARGET);
+			bool ours = is_ours(&dev);
 
 			dmdev_free(&dev);
 			if (!ours) {
@@ -838,12 +1007,11 @@ static int resolve(const char *arg, char *name, size_t len,
 			cli_err(arg, "%s", strerror(errno));
 		return EXIT_FAIL;
 	}
-	uuid_prefix(st.st_dev, st.st_ino, prefix, sizeof(prefix));
-	err = dmdev_list(UMLCOW_TARGET, &devs, &n);
+	err = list_all(&devs, &n);
 	if (err)
 		return dm_failed(arg, err);
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(devs[i].uuid, prefix, strlen(prefix))) {
+		if (of_file(&devs[i], st.st_dev, st.st_ino)) {
 			found++;
 			match = devs[i].name;
 		}
@@ -854,7 +1022,7 @@ static int resolve(const char *arg, char *name, size_t len,
 		cli_err(arg, "the file is mapped %zu times; %s each by name:",
 			found, cmd);
 		for (size_t i = 0; i < n; i++)
-			if (!strncmp(devs[i].uuid, prefix, strlen(prefix)))
+			if (of_file(&devs[i], st.st_dev, st.st_ino))
 				fprintf(stderr, "  %s\n", cli_q(devs[i].name));
 	} else {
 		snprintf(name, len, "%s", match);
@@ -884,12 +1052,32 @@ static int one_mapping(int argc, char **argv, const struct cli_help *help,
 int cmd_close(int argc, char **argv)
 {
 	struct cli_opts o;
+	struct dmdev dev;
 	char name[DM_NAME_LEN];
 	int err, ret;
 
-	ret = one_mapping(argc, argv, &cmd_close_help, &o, name);
-	if (ret >= 0)
+	ret = cli_parse(argc, argv, &cmd_close_help, 1, 1, &o);
+	if (ret)
+		return ret < 0 ? EXIT_USAGE : EXIT_OK;
+	dmdev_set_verbose(cli_verbose);
+	/* No device, but a runtime directory: an interrupted open --via nbd. */
+	if (!dmdev_check_name(o.args[0], NULL) &&
+	    dmdev_exists(o.args[0]) == 0 && nbd_leftover(o.args[0]))
+		return nbd_close_leftover(o.args[0]);
+	ret = resolve(o.args[0], name, DM_NAME_LEN, argv[0]);
+	if (ret)
 		return ret;
+	if (dmdev_get(name, &dev) == 0) {
+		if (nbd_is_mapping(&dev)) {
+			if (o.deferred)
+				ret = cli_usage_error(argv[0], "--deferred cannot stop the server of a mapping made with --via nbd");
+			else
+				ret = nbd_close(&dev);
+			dmdev_free(&dev);
+			return ret;
+		}
+		dmdev_free(&dev);
+	}
 	err = dmdev_remove(name, o.deferred);
 	if (!err) {
 		cli_info(name, o.deferred ? "removed, or removal deferred until its last user closes it" :
@@ -922,6 +1110,19 @@ int cmd_status(int argc, char **argv)
 	if (err)
 		return dm_failed(name, err);
 	parse_mapping(&dev, &m);
+	if (m.nbd) {
+		if (o.json) {
+			struct json j;
+
+			json_init(&j, stdout);
+			nbd_mapping_json(&j, m.nbd);
+		} else {
+			nbd_status_print(m.nbd);
+		}
+		free(m.nbd);
+		dmdev_free(&dev);
+		return EXIT_OK;
+	}
 	if (o.json) {
 		struct json j;
 
@@ -956,12 +1157,20 @@ int cmd_status(int argc, char **argv)
 int cmd_commit(int argc, char **argv)
 {
 	struct cli_opts o;
+	struct dmdev dev;
 	char name[DM_NAME_LEN], reply[256];
 	int err, ret;
 
 	ret = one_mapping(argc, argv, &cmd_commit_help, &o, name);
 	if (ret >= 0)
 		return ret;
+	if (dmdev_get(name, &dev) == 0) {
+		bool nbd = nbd_is_mapping(&dev);
+
+		dmdev_free(&dev);
+		if (nbd)
+			return nbd_commit(name);
+	}
 	err = dmdev_message(name, "commit", reply, sizeof(reply));
 	if (err) {
 		cli_err(name, "commit failed: %s",

@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show one mapping" },
 	{ "commit", cmd_commit, "write a mapping's dirty bitmap now" },
 	{ "table", cmd_table, "print the dm table line, for dmsetup" },
+	{ "serve", cmd_serve,
+	  "serve FILE.cow over NBD with nbdkit (no module needed)" },
 	{ "info", cmd_info, "show a COW file's header and allocation" },
 	{ "create", cmd_create, "create an empty COW file, as UML does" },
 	{ "merge", cmd_merge,
