@@ -96,7 +96,7 @@ const struct cli_help cmd_list_help = {
 	"\n",
 	OPT_JSON,
 	(const struct cli_note[]){
-		{ "json", "one JSON array of objects (keys: name, device,\nuuid, via, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus; via nbd: name, device, uuid, via,\naccess, read_only, cow_file, backing_file,\nnbd_device, server_pid, socket, sectors,\nopen_count, deferred_remove, table)" },
+		{ "json", "one JSON object, {\"mappings\": [...]}: in the\narray an object per mapping (keys: name, device,\nuuid, via, mode, access, read_only, cow_file,\nbacking_file, cow_dev, backing_dev, bitmap_offset,\ndata_offset, sector_size, sectors,\nallocated_sectors, dirty_blocks, bitmap_memory,\ntail_sectors, open_count, deferred_remove, table,\nstatus; via nbd: name, device, uuid, via,\naccess, read_only, cow_file, backing_file,\nnbd_device, server_pid, socket, sectors,\nopen_count, deferred_remove, table)" },
 		{ NULL, NULL },
 	},
 	NULL,
@@ -950,14 +950,17 @@ int cmd_list(int argc, char **argv)
 	if (o.json) {
 		struct json j;
 
+		/* An object around the array, as losetup --json has it. */
 		json_init(&j, stdout);
-		json_array_begin(&j, NULL);
+		json_object_begin(&j, NULL);
+		json_array_begin(&j, "mappings");
 		for (size_t i = 0; i < n; i++)
 			if (ms[i].nbd)
 				nbd_mapping_json(&j, ms[i].nbd);
 			else if (!nbd_is_mapping(&devs[i]))
 				mapping_json(&j, &ms[i]);
 		json_array_end(&j);
+		json_object_end(&j);
 	} else {
 		list_plain(ms, n);
 	}
