@@ -22,6 +22,14 @@
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
+/*
+ * The mapping commands tell apart what a script may want to handle (as
+ * cryptsetup's exit codes do): the operand has no mapping, the device or
+ * file is in use, device-mapper or the umlcow target is not there.
+ */
+#define EXIT_NOT_MAPPED	3
+#define EXIT_BUSY	4
+#define EXIT_NO_DM	5
 
 /* 1 with --verbose, 2 with --debug. */
 extern int cli_verbose;

@@ -225,12 +225,12 @@ static void uuid_prefix(dev_t dev, ino_t ino, char *buf, size_t len)
 
 static int dm_failed(const char *what, int err)
 {
-	if (err == -ENODEV || err == -ENOENT || err == -ENXIO)
+	if (err == -ENODEV || err == -ENOENT || err == -ENXIO) {
 		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
-	else
-		cli_err(what, "device-mapper: %s%s%s", strerror(-err),
-			dmdev_last_error()[0] ? ": " : "",
-			dmdev_last_error());
+		return EXIT_NO_DM;
+	}
+	cli_err(what, "device-mapper: %s%s%s", strerror(-err),
+		dmdev_last_error()[0] ? ": " : "", dmdev_last_error());
 	return EXIT_FAIL;
 }
 
@@ -323,7 +323,10 @@ static void already_mapped(const char *path, const char *name)
 		DMDEV_DIR, name, name);
 }
 
-/* Take UML's lock on @fd, or say who holds it (and why it matters). */
+/*
+ * Take UML's lock on @fd, or say who holds it (and why it matters).
+ * Returns 0, or the exit status: EXIT_BUSY when someone holds it.
+ */
 static int lock_file(int fd, bool exclusive, const char *path, bool cow)
 {
 	struct filelock_holder h;
@@ -335,12 +338,12 @@ static int lock_file(int fd, bool exclusive, const char *path, bool cow)
 		return 0;
 	if (err != -EAGAIN) {
 		cli_err(path, "cannot lock: %s", strerror(-err));
-		return -1;
+		return EXIT_FAIL;
 	}
 	if (cow && (!h.known || h.ofd) && fstat(fd, &st) == 0 &&
 	    mappings_of(st.st_dev, st.st_ino, name, sizeof(name)) > 0) {
 		already_mapped(path, name);
-		return -1;
+		return EXIT_BUSY;
 	}
 	filelock_describe(&h, holder, sizeof(holder));
 	if (cow)
@@ -349,10 +352,11 @@ static int lock_file(int fd, bool exclusive, const char *path, bool cow)
 	else
 		cli_err(path, "the backing file is in use: %s; not mapped",
 			holder);
-	return -1;
+	return EXIT_BUSY;
 }
 
-static void create_failed(const char *what, const char *name, int err)
+/* Say why a device could not be made; returns the exit status. */
+static int create_failed(const char *what, const char *name, int err)
 {
 	char kmsg[512], dmmsg[512];
 
@@ -360,21 +364,28 @@ static void create_failed(const char *what, const char *name, int err)
 	snprintf(kmsg, sizeof(kmsg), "%s", dmdev_kernel_error());
 	snprintf(dmmsg, sizeof(dmmsg), "%s", dmdev_last_error());
 
-	if (err == -EEXIST)
+	if (err == -EEXIST) {
 		cli_err(what, "a device-mapper device named '%s' exists already (choose another name with --name)",
 			name);
-	else if (err == -ENODEV || err == -ENOENT)
+		return EXIT_BUSY;
+	}
+	if (err == -ENODEV || err == -ENOENT) {
 		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
-	else if (dmdev_has_target(UMLCOW_TARGET) == 0)
+		return EXIT_NO_DM;
+	}
+	if (dmdev_has_target(UMLCOW_TARGET) == 0) {
 		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
 			UMLCOW_TARGET);
-	else if (kmsg[0])
+		return EXIT_NO_DM;
+	}
+	if (kmsg[0])
 		cli_err(what, "the kernel refused the table: %s", kmsg);
 	else if (dmmsg[0])
 		cli_err(what, "%s", dmmsg);
 	else
 		cli_err(what, "cannot create device '%s': %s", name,
 			strerror(-err));
+	return EXIT_FAIL;
 }
 
 /* Everything open holds while it works, undone by open_undo(). */
@@ -429,7 +440,7 @@ static int open_cow_locked(struct open_state *s)
 				    .writable = !s->read_only };
 	struct cow_err e;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	fd = cow_open_path(s->path, s->read_only ? O_RDONLY : O_RDWR, false,
 			   NULL, &e);
@@ -446,9 +457,10 @@ static int open_cow_locked(struct open_state *s)
 			cli_cow_err(s->path, &e);
 		return EXIT_FAIL;
 	}
-	if (lock_file(fd, !s->read_only, s->path, true)) {
+	ret = lock_file(fd, !s->read_only, s->path, true);
+	if (ret) {
 		close(fd);
-		return EXIT_FAIL;
+		return ret;
 	}
 	if (cow_open_fd(&s->cf, fd, s->path, &co, &e)) {
 		cli_cow_err(s->path, &e);
@@ -468,8 +480,9 @@ static int open_cow_locked(struct open_state *s)
 		explain_tail(&s->cf.info, &s->plan, s->path);
 		s->read_only = true;
 		/* A read lock now, as for --read-only (same description). */
-		if (lock_file(fd, false, s->path, true))
-			return EXIT_FAIL;
+		ret = lock_file(fd, false, s->path, true);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -479,6 +492,7 @@ static int open_backing(struct open_state *s)
 {
 	struct cow_err e;
 	uint64_t bsize;
+	int ret;
 
 	s->b = malloc(sizeof(*s->b));
 	if (!s->b) {
@@ -502,8 +516,9 @@ static int open_backing(struct open_state *s)
 	 */
 	s->back_fd = s->b->fd;
 	s->b->fd = -1;
-	if (lock_file(s->back_fd, false, s->b->path, false))
-		return EXIT_FAIL;
+	ret = lock_file(s->back_fd, false, s->b->path, false);
+	if (ret)
+		return ret;
 	if (cow_fd_size(s->back_fd, &bsize, &e)) {
 		cli_cow_err(s->b->path, &e);
 		return EXIT_FAIL;
@@ -530,10 +545,8 @@ static int open_check_free(struct open_state *s)
 	struct dmdev d;
 	int err = dmdev_exists(s->name);
 
-	if (err < 0) {
-		create_failed(s->path, s->name, err);
-		return EXIT_FAIL;
-	}
+	if (err < 0)
+		return create_failed(s->path, s->name, err);
 	if (err == 0)
 		return 0;
 	uuid_prefix(s->cf.dev, s->cf.ino, uuid, sizeof(uuid));
@@ -543,7 +556,7 @@ static int open_check_free(struct open_state *s)
 	else
 		create_failed(s->path, s->name, -EEXIST);
 	dmdev_free(&d);
-	return EXIT_FAIL;
+	return EXIT_BUSY;
 }
 
 /*
@@ -632,10 +645,8 @@ static int open_create(struct open_state *s)
 			 s->plan.len, s->plan.tail_len, tparams);
 	err = dmdev_create_table(s->name, uuid, s->read_only, t,
 				 s->plan.tail_len ? 2 : 1, node, sizeof(node));
-	if (err) {
-		create_failed(s->path, s->name, err);
-		return EXIT_FAIL;
-	}
+	if (err)
+		return create_failed(s->path, s->name, err);
 	/* The table holds the loop devices now: they go when it goes. */
 	loopdev_release(&s->cow_loop);
 	loopdev_release(&s->back_loop);
@@ -713,7 +724,7 @@ static int open_nbd(const struct cli_opts *o, const char *path,
 	if (stat(path, &st) == 0 &&
 	    mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
 		already_mapped(path, other);
-		return EXIT_FAIL;
+		return EXIT_BUSY;
 	}
 	return nbd_open(o, path, name);
 }
@@ -1004,10 +1015,11 @@ static int resolve(const char *arg, char *name, size_t len,
 
 	/* Else a COW file: find its mappings by the UUID we gave them. */
 	if (stat(arg, &st) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
 			cli_err(arg, "no such umlcow device or COW file");
-		else
-			cli_err(arg, "%s", strerror(errno));
+			return EXIT_NOT_MAPPED;
+		}
+		cli_err(arg, "%s", strerror(errno));
 		return EXIT_FAIL;
 	}
 	err = list_all(&devs, &n);
@@ -1021,6 +1033,7 @@ static int resolve(const char *arg, char *name, size_t len,
 	ret = EXIT_FAIL;
 	if (found == 0) {
 		cli_err(arg, "the file is not mapped");
+		ret = EXIT_NOT_MAPPED;
 	} else if (found > 1) {
 		cli_err(arg, "the file is mapped %zu times; %s each by name:",
 			found, cmd);
@@ -1087,14 +1100,16 @@ int cmd_close(int argc, char **argv)
 			 "removed");
 		return EXIT_OK;
 	}
-	if (err == -EBUSY)
+	if (err == -EBUSY) {
 		cli_err(name, "the device is in use (mounted or open); close it first, or use --deferred");
-	else if (err == -ENXIO)
+		return EXIT_BUSY;
+	}
+	if (err == -ENXIO) {
 		cli_err(name, "no such device");
-	else
-		cli_err(name, "cannot remove the device: %s",
-			dmdev_last_error()[0] ? dmdev_last_error() :
-			strerror(-err));
+		return EXIT_NOT_MAPPED;
+	}
+	cli_err(name, "cannot remove the device: %s",
+		dmdev_last_error()[0] ? dmdev_last_error() : strerror(-err));
 	return EXIT_FAIL;
 }
 

@@ -371,7 +371,7 @@ static int make_run_dir(const char *name)
 	if (is_nbdkit(pid)) {
 		cli_err(path, "a server for '%s' runs already (nbdkit, pid %d); not served again",
 			name, (int)pid);
-		return EXIT_FAIL;
+		return EXIT_BUSY;
 	}
 	cli_info(path, "removing a stale runtime directory");
 	remove_run_dir(name);
@@ -524,11 +524,14 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 	ret = EXIT_FAIL;
 	err = dmdev_exists(name);
 	if (err != 0) {
-		if (err > 0)
+		if (err > 0) {
 			cli_err(path, "a device-mapper device named '%s' exists already (choose another name with --name)",
 				name);
-		else
+			ret = EXIT_BUSY;
+		} else {
 			cli_err(path, "device-mapper is not available (is the dm-mod module loaded?)");
+			ret = EXIT_NO_DM;
+		}
 		goto out;
 	}
 	ret = make_run_dir(name);
@@ -569,13 +572,15 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 	cli_info(path, "table: 0 %" PRIu64 " linear %s", t.len, table);
 	err = dmdev_create_table(name, uuid, ro, &t, 1, node, sizeof(node));
 	if (err) {
-		if (err == -EEXIST)
+		if (err == -EEXIST) {
 			cli_err(path, "a device-mapper device named '%s' exists already (choose another name with --name)",
 				name);
-		else
+			ret = EXIT_BUSY;
+		} else {
 			cli_err(path, "cannot create device '%s': %s", name,
 				dmdev_last_error()[0] ? dmdev_last_error() :
 				strerror(-err));
+		}
 		goto out;
 	}
 	dm_made = true;
@@ -623,7 +628,7 @@ int nbd_close(const struct dmdev *d)
 	err = d->open_count > 0 ? -EBUSY : dmdev_remove(name, false);
 	if (err == -EBUSY) {
 		cli_err(name, "the device is in use (mounted or open); close it first");
-		return EXIT_FAIL;
+		return EXIT_BUSY;
 	}
 	if (err && err != -ENXIO) {
 		cli_err(name, "cannot remove the device: %s",

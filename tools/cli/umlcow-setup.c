@@ -60,7 +60,7 @@ static void usage(FILE *f)
 		"lists the options each command takes):\n");
 	cli_options_print(f, OPT_COW, NULL);
 	fprintf(f,
-		"\nExit status: 0 success, 1 failure, 2 usage error.\n"
+		"\nExit status: 0 success, 1 failure, 2 usage error; the mapping commands\nalso 3 not mapped, 4 busy, 5 device-mapper or the target not available.\n"
 		"See umlcow-setup(8).\n");
 }
 
