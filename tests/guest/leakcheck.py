@@ -28,7 +28,7 @@ debug build of 6.1 keeps a dentry and an inode or two a cycle, with any
 target).
 
 Runs 10 warm-up cycles of each kind, then settles the kernel (sync, drop
-caches, then every slab cache shrunk once a second until the caches stop
+caches, then every slab cache shrunk every half second until the caches stop
 shrinking, and three rounds more: objects freed after an RCU grace period,
 and on a KASAN kernel out of its quarantine, still count as active until
 then) and records /proc/meminfo (SUnreclaim, VmallocUsed) and every
@@ -38,10 +38,9 @@ and records again (that reading starts the next kind's window).
 
 A cache leaks when it grew by half an object or more per cycle beyond the
 reference's rate: a leak of one object per cycle of one kind shows as one.
-What is left of the readings' noise (up to a hundred or two objects in
-kmalloc-96 and kmalloc-8 on Debian's 6.1 under TCG, whatever the cycles) can
-still pass that mark, so a kind with a cache past it runs its cycles a
-second time, and only a cache past it both times counts.  vmap_area is not judged:
+Readings are exact to an object or so (settle()); should noise still pass
+the mark, a kind with a cache past it runs its cycles a second time, and
+only a cache past it both times counts.  vmap_area is not judged:
 freed vmalloc areas (the stacks of the workqueue rescuers a constructor
 starts) are purged lazily, in batches; VmallocUsed is the measure there.
 
@@ -70,7 +69,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmioctl  # noqa: E402
 
 SLAB_TOLERANCE_KB = 1024
-SETTLE_ROUNDS = 15
+SETTLE_ROUNDS = 30
+ROUND_S = 0.5
 MIN_ROUNDS = 3
 VMALLOC_TOLERANCE_KB = 512
 WARMUP = 10
@@ -93,27 +93,54 @@ def meminfo():
     return out
 
 
+_SLABINFO = None
+
+
 def slabinfo():
+    """Active objects of every cache, read through one file kept open (a
+    file opened per reading is a filp and more, allocated and freed: noise
+    in those caches, see settle())."""
+    global _SLABINFO
+    if _SLABINFO is None:
+        _SLABINFO = open("/proc/slabinfo")
+    _SLABINFO.seek(0)
     out = {}
-    with open("/proc/slabinfo") as f:
-        for line in f.readlines()[2:]:
-            w = line.split()
-            out[w[0]] = int(w[1])
+    for line in _SLABINFO.read().splitlines()[2:]:
+        w = line.split()
+        out[w[0]] = int(w[1])
     return out
 
 
-def shrink_caches():
-    """Shrink every slab cache (SLUB's /sys/kernel/slab/*/shrink; the
-    aliases of merged caches once, through their cache).  Besides freeing
-    empty slabs, this empties KASAN's quarantine of the cache: on a KASAN
-    kernel freed objects wait there and count as active in /proc/slabinfo
-    (a debug-kernel run saw 23 kernfs nodes a cycle that were only that)."""
-    for path in glob.glob("/sys/kernel/slab/*/shrink"):
-        if os.path.islink(os.path.dirname(path)):
-            continue
+def shrink_files():
+    """SLUB's /sys/kernel/slab/*/shrink of every cache (the aliases of
+    merged caches once, through their cache), opened once: the kmalloc
+    caches last, the smallest last of all, so that what the writes
+    themselves allocate (a file, the write's buffer) has gone back before
+    those caches are shrunk and read."""
+    def order(name):
+        if name.startswith("kmalloc-") and name[8:].rstrip("k").isdigit():
+            size = int(name[8:].rstrip("k")) * (1024 if name.endswith("k") else 1)
+            return (1, -size)
+        return (0, 0)
+    names = [os.path.basename(d) for d in glob.glob("/sys/kernel/slab/*")
+             if not os.path.islink(d)]
+    fds = []
+    for name in sorted(names, key=order):
         try:
-            with open(path, "w") as f:
-                f.write("1\n")
+            fds.append(os.open("/sys/kernel/slab/%s/shrink" % name, os.O_WRONLY))
+        except OSError:
+            pass
+    return fds
+
+
+def shrink_caches(fds):
+    """Shrink every slab cache.  Besides freeing empty slabs, this empties
+    KASAN's quarantine of the cache: on a KASAN kernel freed objects wait
+    there and count as active in /proc/slabinfo (a debug-kernel run saw 23
+    kernfs nodes a cycle that were only that)."""
+    for fd in fds:
+        try:
+            os.write(fd, b"1")
         except OSError:
             pass
 
@@ -121,33 +148,38 @@ def shrink_caches():
 def settle():
     """Settle the kernel; return each slab cache's active objects, the
     fewest seen over the shrink rounds.  SLUB counts the free objects of the
-    slabs a CPU holds as active, and the shrinking itself (a file opened and
-    written per cache) hands slabs of kmalloc-8, kmalloc-96 and others to
-    the CPUs again: one reading is off by up to a few hundred objects in
-    those caches, upwards only, so the fewest of several is the nearest to
+    slabs a CPU holds as active (up to 512 of kmalloc-8, 42 of kmalloc-96 a
+    slab), and anything allocated after a cache's shrink hands it such a
+    slab again: a reading is off by up to a few hundred objects in the busy
+    small caches, upwards only, so the fewest of several is the nearest to
     what is in use (a leaked object is there in every reading)."""
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
-    time.sleep(2)
+    time.sleep(1)
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
-    # On a debug kernel under TCG, RCU callbacks lag by seconds: shrink
-    # until the total stops falling, then MIN_ROUNDS more readings.
-    fewest, last, calm = None, None, 0
-    for _ in range(SETTLE_ROUNDS):
-        time.sleep(1)
-        shrink_caches()
-        now = slabinfo()
-        total = sum(now.values())
-        if last is not None and total >= last:
-            calm += 1
-        if calm:
-            fewest = now if fewest is None else {
-                c: min(v, fewest.get(c, v)) for c, v in now.items()}
-        if calm >= MIN_ROUNDS:
-            break
-        last = total if last is None else min(last, total)
+    fds = shrink_files()
+    try:
+        # On a debug kernel under TCG, RCU callbacks lag by seconds: shrink
+        # until the total stops falling, then MIN_ROUNDS more readings.
+        fewest, last, calm = None, None, 0
+        for _ in range(SETTLE_ROUNDS):
+            time.sleep(ROUND_S)
+            shrink_caches(fds)
+            now = slabinfo()
+            total = sum(now.values())
+            if last is not None and total >= last:
+                calm += 1
+            if calm:
+                fewest = now if fewest is None else {
+                    c: min(v, fewest.get(c, v)) for c, v in now.items()}
+            if calm >= MIN_ROUNDS:
+                break
+            last = total if last is None else min(last, total)
+    finally:
+        for fd in fds:
+            os.close(fd)
     return fewest if fewest is not None else slabinfo()
 
 
