@@ -113,9 +113,13 @@ uninstall-tools:
 	rm -f $(DESTDIR)$(SBINDIR)/umlcow-setup $(DESTDIR)$(MANDIR)/man8/umlcow-setup.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/umlcow-setup
 
+# modules_install names the file dm-umlcow.ko.gz, .xz or .zst on a kernel
+# with CONFIG_MODULE_COMPRESS_* (bookworm-backports' 6.12: .xz).
+UMLCOW_MODULE_FILES = $(foreach d,updates/drivers/md updates,$(foreach s,.ko .ko.gz .ko.xz .ko.zst,\
+	$(DESTDIR)/lib/modules/$(KVER)/$(d)/dm-umlcow$(s)))
+
 uninstall-module:
-	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/drivers/md/dm-umlcow.ko \
-		$(DESTDIR)/lib/modules/$(KVER)/updates/dm-umlcow.ko
+	rm -f $(UMLCOW_MODULE_FILES)
 	-cd $(DESTDIR)/lib/modules/$(KVER) 2>/dev/null && rmdir updates/drivers/md updates/drivers updates 2>/dev/null
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
