@@ -9,6 +9,7 @@
  * and a bitmap (as long as the layout's formula says) inside the file.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cowfmt.h"
@@ -188,13 +189,17 @@ static void append(char *s, size_t n, const char *fmt, const char *a,
 		snprintf(s + used, n - used, fmt, a, b);
 }
 
-int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
-	       cow_size_lookup_fn backing_size, void *ctx,
-	       struct cow_info *out, char *why, size_t whylen,
-	       struct cow_err *err)
+/*
+ * cow_detect() with the verdict of every layout in @errs and @stages (one
+ * each per layout: a struct cow_err is 11 KiB, too much for a stack frame
+ * times the layouts).
+ */
+static int detect(const uint8_t *buf, size_t len, uint64_t file_size,
+		  cow_size_lookup_fn backing_size, void *ctx,
+		  struct cow_info *out, char *why, size_t whylen,
+		  struct cow_err *err, struct cow_err *errs,
+		  enum stage *stages)
 {
-	struct cow_err errs[16];
-	enum stage stages[16];
 	struct cow_info cand;
 	enum stage best = STAGE_MAGIC;
 	size_t i, nr_ok = 0, first_ok = 0, nr_hdr_ok = 0;
@@ -202,7 +207,7 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 	char list[sizeof(err->msg)] = "";
 	char rejected[sizeof(err->msg)] = "";
 
-	for (i = 0; i < cow_nr_layouts && i < 16; i++) {
+	for (i = 0; i < cow_nr_layouts; i++) {
 		const struct cow_layout *l = &cow_layouts[i];
 		uint64_t bsize;
 
@@ -304,4 +309,23 @@ int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
 	cow_seterr(err, "no layout fits the header%s", verbose_hint);
 	cow_setdetail(err, "%s", list);
 	return -1;
+}
+
+int cow_detect(const uint8_t *buf, size_t len, uint64_t file_size,
+	       cow_size_lookup_fn backing_size, void *ctx,
+	       struct cow_info *out, char *why, size_t whylen,
+	       struct cow_err *err)
+{
+	struct cow_err *errs = calloc(cow_nr_layouts, sizeof(*errs));
+	enum stage *stages = calloc(cow_nr_layouts, sizeof(*stages));
+	int ret = -1;
+
+	if (errs && stages)
+		ret = detect(buf, len, file_size, backing_size, ctx, out, why,
+			     whylen, err, errs, stages);
+	else
+		cow_seterr(err, "out of memory");
+	free(stages);
+	free(errs);
+	return ret;
 }
