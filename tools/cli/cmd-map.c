@@ -32,6 +32,7 @@
 #include "filelock.h"
 #include "json.h"
 #include "loopdev.h"
+#include "modload.h"
 #include "nbd.h"
 
 /* The device-mapper target these commands drive. */
@@ -669,30 +670,6 @@ static void open_undo(struct open_state *s, int ret)
 	cow_close(&s->cf);
 }
 
-/* modprobe dm-umlcow, quietly: what the kernel itself would try. */
-static void load_target(void)
-{
-	pid_t pid;
-	int st;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execlp("modprobe", "modprobe", "-q", "dm-umlcow", (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-}
-
 /*
  * --via auto: whether to fall back to nbd. Only when device-mapper works
  * but the umlcow target is missing and modprobe cannot load it.
@@ -702,7 +679,7 @@ static bool want_nbd(const char *path)
 	int has = dmdev_has_target(UMLCOW_TARGET);
 
 	if (has == 0) {
-		load_target();
+		modload_quiet("dm-umlcow");
 		has = dmdev_has_target(UMLCOW_TARGET);
 	}
 	if (has != 0)
@@ -848,16 +825,22 @@ static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 	}
 }
 
-static void mapping_json(struct json *j, const struct mapping *m)
+void cli_mapping_json_begin(struct json *j, const struct dmdev *d,
+			    const char *via)
 {
 	char node[DM_NAME_LEN + 16];
 
-	snprintf(node, sizeof(node), "%s/%s", DMDEV_DIR, m->dev->name);
+	snprintf(node, sizeof(node), "%s/%s", DMDEV_DIR, d->name);
 	json_object_begin(j, NULL);
-	json_string(j, "name", m->dev->name);
+	json_string(j, "name", d->name);
 	json_string(j, "device", node);
-	json_string(j, "uuid", m->dev->uuid);
-	json_string(j, "via", "dm");
+	json_string(j, "uuid", d->uuid);
+	json_string(j, "via", via);
+}
+
+static void mapping_json(struct json *j, const struct mapping *m)
+{
+	cli_mapping_json_begin(j, m->dev, "dm");
 	json_string(j, "mode", m->mode);
 	json_string(j, "access", m->access);
 	json_bool(j, "read_only", !strcmp(m->access, "read_only"));

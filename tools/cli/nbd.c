@@ -613,6 +613,31 @@ static int table_nbd(const struct dmdev *d)
 	return nbddev_index(makedev(ma, mi));
 }
 
+/* Disconnect /dev/nbd@idx of mapping @name; a failure is a warning. */
+static void disconnect_nbd(const char *name, int idx)
+{
+	int err = nbddev_disconnect(idx);
+
+	if (err)
+		cli_warn(name, "cannot disconnect /dev/nbd%d: %s", idx,
+			 strerror(-err));
+	else
+		cli_info(name, "disconnected /dev/nbd%d", idx);
+}
+
+/* Stop the server @pid of mapping @name: 0, or -1 after saying why not. */
+static int stop_and_say(const char *name, pid_t pid)
+{
+	int err = stop_server(pid);
+
+	if (err) {
+		cli_err(name, "nbdkit (pid %d) did not stop: %s; the runtime directory is kept",
+			(int)pid, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 int nbd_close(const struct dmdev *d)
 {
 	char name[DM_NAME_LEN];
@@ -637,21 +662,11 @@ int nbd_close(const struct dmdev *d)
 		return EXIT_FAIL;
 	}
 	cli_info(name, "removed");
-	if (idx >= 0) {
-		err = nbddev_disconnect(idx);
-		if (err)
-			cli_warn(name, "cannot disconnect /dev/nbd%d: %s", idx,
-				 strerror(-err));
-		else
-			cli_info(name, "disconnected /dev/nbd%d", idx);
-	}
+	if (idx >= 0)
+		disconnect_nbd(name, idx);
 	if (pid) {
-		err = stop_server(pid);
-		if (err) {
-			cli_err(name, "nbdkit (pid %d) did not stop: %s; the runtime directory is kept",
-				(int)pid, strerror(-err));
+		if (stop_and_say(name, pid))
 			return EXIT_FAIL;
-		}
 		cli_info(name, "nbdkit (pid %d) stopped", (int)pid);
 	}
 	remove_run_dir(name);
@@ -692,28 +707,16 @@ static bool nbd_still_ours(int index, int pid)
 int nbd_close_leftover(const char *name)
 {
 	char buf[64];
-	int index, pid, err;
+	int index, pid;
 	pid_t server;
 
 	get_file(name, "nbd", buf, sizeof(buf));
 	if (sscanf(buf, "%d %d", &index, &pid) == 2 &&
-	    nbd_still_ours(index, pid)) {
-		err = nbddev_disconnect(index);
-		if (err)
-			cli_warn(name, "cannot disconnect /dev/nbd%d: %s", index,
-				 strerror(-err));
-		else
-			cli_info(name, "disconnected /dev/nbd%d", index);
-	}
+	    nbd_still_ours(index, pid))
+		disconnect_nbd(name, index);
 	server = server_pid(name);
-	if (server) {
-		err = stop_server(server);
-		if (err) {
-			cli_err(name, "nbdkit (pid %d) did not stop: %s; the runtime directory is kept",
-				(int)server, strerror(-err));
-			return EXIT_FAIL;
-		}
-	}
+	if (server && stop_and_say(name, server))
+		return EXIT_FAIL;
 	remove_run_dir(name);
 	cli_warn(name, "no mapping, but what an interrupted 'open --via nbd' left: its server and runtime directory are removed");
 	return EXIT_OK;
@@ -776,14 +779,7 @@ void nbd_status_print(const struct nbd_mapping *m)
 
 void nbd_mapping_json(struct json *j, const struct nbd_mapping *m)
 {
-	char node[DM_NAME_LEN + 16];
-
-	snprintf(node, sizeof(node), "%s/%s", DMDEV_DIR, m->dev->name);
-	json_object_begin(j, NULL);
-	json_string(j, "name", m->dev->name);
-	json_string(j, "device", node);
-	json_string(j, "uuid", m->dev->uuid);
-	json_string(j, "via", "nbd");
+	cli_mapping_json_begin(j, m->dev, "nbd");
 	json_string(j, "access", m->read_only ? "read_only" : "writable");
 	json_bool(j, "read_only", m->read_only);
 	json_string(j, "cow_file", m->cow_file);

@@ -23,6 +23,13 @@
 #include "dmdev.h"
 #include "json.h"
 
+/*
+ * Open the JSON object of one mapping, with the keys every kind has: name,
+ * device, uuid, and via ("dm" or "nbd"); cmd-map.c.
+ */
+void cli_mapping_json_begin(struct json *j, const struct dmdev *d,
+			    const char *via);
+
 #define NBD_UUID_PREFIX DMDEV_UUID_PREFIX "NBD-"
 
 /* "UMLCOW-NBD-<dev major>:<dev minor>:<inode>-" of a COW file. */

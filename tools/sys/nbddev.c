@@ -27,6 +27,7 @@
 #include <linux/netlink.h>
 
 #include "nbddev.h"
+#include "modload.h"
 
 #define NBD_INIT_MAGIC		0x4e42444d41474943ULL	/* "NBDMAGIC" */
 #define NBD_OPTS_MAGIC		0x49484156454f5054ULL	/* "IHAVEOPT" */
@@ -258,33 +259,13 @@ static int family_id(void)
 	return *(const uint16_t *)((const char *)a + NLA_HDRLEN);
 }
 
-/* modprobe nbd, quietly; the kernel has it built in when this fails. */
-static void load_nbd(void)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execlp("modprobe", "modprobe", "-q", "nbd", (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-}
-
 static int family(void)
 {
 	int id = family_id();
 
 	if (id == -ENOENT) {
-		load_nbd();
+		/* Not loaded yet; built in when modprobe fails. */
+		modload_quiet("nbd");
 		id = family_id();
 	}
 	return id;
