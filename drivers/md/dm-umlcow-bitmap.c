@@ -420,6 +420,26 @@ static struct umlcow_bitmap *umlcow_find_predecessor(struct umlcow_bitmap *bm,
 }
 
 /*
+ * Commit @other while holding the commit_lock of the bitmap being loaded.
+ * Both bitmaps belong to one dm device, and only a load nests two commit
+ * locks: loads run in preresume, which dm core serializes per device
+ * (md->suspend_lock), so two of them can never take the pair in opposite
+ * orders.  The nesting level tells lockdep so.
+ */
+static int __umlcow_write_back(struct umlcow_bitmap *bm);
+
+static int umlcow_commit_predecessor(struct umlcow_bitmap *other)
+{
+	int r = 0;
+
+	mutex_lock_nested(&other->commit_lock, SINGLE_DEPTH_NESTING);
+	if (other->loaded)
+		r = __umlcow_write_back(other);
+	mutex_unlock(&other->commit_lock);
+	return r;
+}
+
+/*
  * Write back what the bitmaps a resumed table replaces still hold, before
  * this one is read from disk: it may be the same COW file.  Runs in the
  * preresume of @table, while the replaced table still holds its devices
@@ -434,7 +454,7 @@ static int umlcow_settle_predecessors(struct umlcow_bitmap *bm,
 	int r;
 
 	while ((other = umlcow_find_predecessor(bm, table, &writable))) {
-		r = writable ? umlcow_bitmap_commit(other) : -EROFS;
+		r = writable ? umlcow_commit_predecessor(other) : -EROFS;
 		if (r) {
 			/* Reading now would serve a bitmap missing those bits. */
 			DMERR("%pg: bits of the replaced table on %pg cannot be written: %d",
