@@ -12,6 +12,7 @@
 #include "cli.h"
 
 int cli_verbose;
+bool cli_batch;
 int cli_stdout_error_status = EXIT_FAIL;
 
 static void vsay(const char *prefix, const char *file, const char *fmt,
@@ -94,7 +95,7 @@ void cli_version(void)
 enum {
 	O_BACKING = 'b', O_FORCE = 'f', O_LAYOUT = 'l', O_VERBOSE = 'v',
 	O_HELP = 'h', O_YES = 'y', O_VERSION = 'V', O_JSON = 'j',
-	O_NAME = 'n', O_READ_ONLY = 'r',
+	O_NAME = 'n', O_READ_ONLY = 'r', O_BATCH = 'q',
 	O_IN_PLACE = 256, O_UPDATE_MTIME, O_OVERWRITE, O_NO_DISCARD,
 	O_COW_DEV, O_BACKING_DEV, O_COMMIT_INTERVAL, O_DEFERRED, O_DEBUG,
 	O_VIA, O_SOCKET, O_PORT,
@@ -104,7 +105,9 @@ enum {
  * Every option of the tool, in the order --help lists them: getopt's
  * table, the OPT_ bit of the commands that take it (0: every command),
  * and its help (the value's name, the text; a command may word it its own
- * way with a struct cli_note).
+ * way with a struct cli_note). An alias (the other tools' spelling) comes
+ * right after the option it stands for, with the same val, and has a help
+ * line of its own.
  */
 static const struct {
 	struct option opt;
@@ -122,6 +125,8 @@ static const struct {
 	  "DEV", "the backing file's device" },
 	{ { "read-only", no_argument, NULL, O_READ_ONLY }, OPT_READ_ONLY, NULL,
 	  "map read-only; the COW file is never written" },
+	{ { "readonly", no_argument, NULL, O_READ_ONLY }, OPT_READ_ONLY, NULL,
+	  "the same (cryptsetup's spelling)" },
 	{ { "no-discard", no_argument, NULL, O_NO_DISCARD }, OPT_NO_DISCARD,
 	  NULL, "do not pass discards (they read back as zeros)" },
 	{ { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
@@ -149,6 +154,8 @@ static const struct {
 	  "go on when the backing file's mtime differs from\nthe header's (UML itself refuses it)" },
 	{ { "layout", required_argument, NULL, O_LAYOUT }, OPT_LAYOUT, "NAME",
 	  "the header's layout, when detection cannot tell" },
+	{ { "batch-mode", no_argument, NULL, O_BATCH }, 0, NULL,
+	  "for scripts: ask nothing (stands for --yes where a\ncommand asks for it) and draw no progress bar" },
 	{ { "verbose", no_argument, NULL, O_VERBOSE }, 0, NULL, "say more" },
 	{ { "debug", no_argument, NULL, O_DEBUG }, 0, NULL,
 	  "say more, and libdevmapper's messages too" },
@@ -158,6 +165,12 @@ static const struct {
 };
 
 #define NR_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Whether option @i is another name of the one before it. */
+static bool is_alias(size_t i)
+{
+	return i > 0 && options[i - 1].opt.val == options[i].opt.val;
+}
 
 /* The help text of option @i: a command's note, or the table's. */
 static const char *help_of(size_t i, const struct cli_note *notes)
@@ -176,7 +189,7 @@ static void option_print(FILE *f, size_t i, const struct cli_note *notes)
 	const char *text = help_of(i, notes), *nl;
 	int val = options[i].opt.val, n;
 
-	if (val < 256)
+	if (val < 256 && !is_alias(i))
 		n = fprintf(f, "  -%c, --%s", val, options[i].opt.name);
 	else
 		n = fprintf(f, "      --%s", options[i].opt.name);
@@ -220,7 +233,7 @@ static void short_options(char *buf, size_t len)
 
 	buf[n++] = ':';		/* a missing value is reported as such */
 	for (size_t i = 0; i < NR_OPTIONS && n + 3 < len; i++) {
-		if (options[i].opt.val >= 256)
+		if (options[i].opt.val >= 256 || is_alias(i))
 			continue;
 		buf[n++] = (char)options[i].opt.val;
 		if (options[i].opt.has_arg == required_argument)
@@ -248,9 +261,11 @@ static const struct option *long_option(const char *a)
 			continue;
 		if (strlen(o->name) == len)
 			return o;
-		if (hit)
+		/* getopt_long: names of one option (an alias) are no choice */
+		if (hit && (hit->val != o->val || hit->has_arg != o->has_arg))
 			return NULL;
-		hit = o;
+		if (!hit)
+			hit = o;
 	}
 	return hit;
 }
@@ -265,7 +280,7 @@ static bool ambiguous(const char *a)
 	a += 2;
 	len = strcspn(a, "=");
 	for (size_t i = 0; i < NR_OPTIONS; i++)
-		if (!strncmp(options[i].opt.name, a, len))
+		if (!strncmp(options[i].opt.name, a, len) && !is_alias(i))
 			n++;
 	return n > 1 && !long_option(a - 2);
 }
@@ -401,6 +416,7 @@ int cli_parse(int argc, char **argv, const struct cli_help *help, int min,
 				       -1;
 			o->layout = optarg;
 			break;
+		case O_BATCH: cli_batch = true; o->yes = true; break;
 		case O_VERBOSE: if (!cli_verbose) cli_verbose = 1; break;
 		case O_DEBUG: cli_verbose = 2; break;
 		case O_HELP: cli_help_print(help, stdout); return 1;
@@ -454,7 +470,7 @@ void cli_bar_start(struct cli_bar *bar, const char *what)
 {
 	bar->what = what;
 	bar->last = -1;
-	bar->on = isatty(STDERR_FILENO);
+	bar->on = !cli_batch && isatty(STDERR_FILENO);
 }
 
 void cli_bar_update(void *p, uint64_t done, uint64_t total)

@@ -35,6 +35,14 @@
 extern int cli_verbose;
 
 /*
+ * -q, --batch-mode (cryptsetup's): nothing is asked (cli_parse() sets
+ * ->yes, the confirmation merge --in-place asks for) and no progress bar
+ * is drawn. Errors and warnings are still printed: a warning says that
+ * something went otherwise than asked, which a script's log must keep.
+ */
+extern bool cli_batch;
+
+/*
  * The exit status when stdout cannot be written (main()'s close_stdout):
  * EXIT_FAIL; check sets 2, "could not check".
  */
@@ -170,7 +178,7 @@ int cli_option_is(const char *a, int val);
 /* "umlcow-setup VERSION" on stdout. */
 void cli_version(void);
 
-/* A progress bar on stderr when it is a terminal. */
+/* A progress bar on stderr when it is a terminal, but in batch mode. */
 struct cli_bar {
 	const char *what;
 	int last;		/* last percent shown, -1 none */

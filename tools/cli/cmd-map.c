@@ -1218,7 +1218,9 @@ int cmd_table(int argc, char **argv)
 				       o.cow_dev ? "--backing-dev" :
 				       "--cow-dev");
 	if (!dev_word(o.cow_dev) || !dev_word(o.backing_dev))
-		return cli_usage_error(argv[0], "a device must be a non-empty word of printable ASCII, without spaces");
+		return cli_usage_error(argv[0], "invalid %s '%s': a device must be a non-empty word of printable ASCII, without spaces",
+				       dev_word(o.cow_dev) ? "--backing-dev" : "--cow-dev",
+				       dev_word(o.cow_dev) ? o.backing_dev : o.cow_dev);
 	path = o.args[0];
 	co.layout = o.layout;
 	co.backing = o.backing;

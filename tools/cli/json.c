@@ -15,9 +15,22 @@ void json_init(struct json *j, FILE *f)
 	j->array[0] = true;
 }
 
+/* \uXXXX, or a surrogate pair above U+FFFF. */
+static void write_u(FILE *f, uint32_t cp)
+{
+	if (cp > 0xffff) {
+		cp -= 0x10000;
+		fprintf(f, "\\u%04x\\u%04x", (unsigned int)(0xd800 | cp >> 10),
+			(unsigned int)(0xdc00 | (cp & 0x3ff)));
+		return;
+	}
+	fprintf(f, "\\u%04x", (unsigned int)cp);
+}
+
 void json_write_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	bool utf8 = cli_q_utf8();
 
 	fputc('"', f);
 	while (*p) {
@@ -27,15 +40,18 @@ void json_write_string(FILE *f, const char *s)
 			uint32_t cp = utf8_decode(p, n);
 
 			/* valid JSON either way; escaped, no terminal acts on it */
-			if (utf8_hidden(cp))
-				fprintf(f, "\\u%04x", (unsigned int)cp);
+			if (!utf8 || utf8_hidden(cp))
+				write_u(f, cp);
 			else
 				fwrite(p, 1, n, f);
 			p += n;
 			continue;
 		}
 		if (n == 0) {		/* not UTF-8: U+FFFD */
-			fputs("\xef\xbf\xbd", f);
+			if (utf8)
+				fputs("\xef\xbf\xbd", f);
+			else
+				write_u(f, 0xfffd);
 		} else if (*p == '"' || *p == '\\') {
 			fputc('\\', f);
 			fputc(*p, f);
@@ -44,7 +60,7 @@ void json_write_string(FILE *f, const char *s)
 		} else if (*p == '\t') {
 			fputs("\\t", f);
 		} else if (*p < 0x20 || *p == 0x7f) {
-			fprintf(f, "\\u%04x", *p);
+			write_u(f, *p);
 		} else {
 			fputc(*p, f);
 		}

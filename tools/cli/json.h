@@ -3,9 +3,15 @@
  * json - the one JSON writer of umlcow-setup (info --json, list --json,
  * status --json).
  *
- * Output is always valid UTF-8 JSON whatever the bytes of a string: valid
- * UTF-8 passes through, control characters are escaped, and every byte
- * that is not part of a valid UTF-8 sequence becomes U+FFFD.
+ * Output is always valid UTF-8 JSON whatever the bytes of a string:
+ * control characters and the characters quote.h's utf8_hidden() names (C1
+ * controls, bidirectional and zero-width characters, ...) are escaped
+ * \uXXXX (a surrogate pair above U+FFFF), other valid UTF-8 passes through,
+ * and every byte that is not part of a valid UTF-8 sequence (a stray byte,
+ * an overlong form, a surrogate) becomes U+FFFD, so a path that is not
+ * UTF-8 cannot be told apart from another in JSON (the text output shows
+ * its bytes \xNN). Outside a UTF-8 locale (cli_q_utf8()) every character
+ * from U+0080 up is escaped, so the output is ASCII.
  * Layout: {"key": value, "key": value} on one line per top-level value;
  * the elements of an array start on a line of their own.
  */

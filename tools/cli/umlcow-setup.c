@@ -8,6 +8,7 @@
  * arguments are those of `open`.
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,8 @@ int main(int argc, char **argv)
 	char **nargv;
 	int i, pos = -1, n = 0, ret;
 
+	/* only the encoding: what cli_q() may show as it is (quote.h) */
+	setlocale(LC_CTYPE, "");
 	atexit(close_stdout);
 	/* The first operand names the command, unless it is a file. */
 	for (i = 1; i < argc; i++) {

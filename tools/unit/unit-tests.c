@@ -1052,7 +1052,34 @@ static void test_quote(void)
 		{ "x\xe2\x80", "x\\xe2\\x80", "\"x\xef\xbf\xbd\xef\xbf\xbd\"" },
 		/* a 4-byte character is shown */
 		{ "\xf0\x9f\x90\xae", "\xf0\x9f\x90\xae", "\"\xf0\x9f\x90\xae\"" },
+		/* ALM U+061C, LRM U+200E, soft hyphen U+00AD, U+2064 */
+		{ "\xd8\x9c\xe2\x80\x8e", "\\xd8\\x9c\\xe2\\x80\\x8e",
+		  "\"\\u061c\\u200e\"" },
+		{ "\xc2\xad\xe2\x81\xa4", "\\xc2\\xad\\xe2\\x81\\xa4",
+		  "\"\\u00ad\\u2064\"" },
+		/* a variation selector, a tag (a surrogate pair in JSON) */
+		{ "\xef\xb8\x8f\xf3\xa0\x80\x81",
+		  "\\xef\\xb8\\x8f\\xf3\\xa0\\x80\\x81",
+		  "\"\\ufe0f\\udb40\\udc01\"" },
+		/* overlong '/' and an overlong 3-byte NUL */
+		{ "\xc0\xaf\xe0\x80\x80", "\\xc0\\xaf\\xe0\\x80\\x80",
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
 	};
+	/* outside a UTF-8 locale: every byte from 0x80 up, JSON in ASCII */
+	static const struct {
+		const char *in, *q, *json;
+	} ascii[] = {
+		{ "plain", "plain", "\"plain\"" },
+		{ "\xc3\xa9\xc2\xa0", "\\xc3\\xa9\\xc2\\xa0",
+		  "\"\\u00e9\\u00a0\"" },
+		{ "a\x9b" "2J\xc2\x9b", "a\\x9b" "2J\\xc2\\x9b",
+		  "\"a\\ufffd2J\\u009b\"" },
+		{ "\xf0\x9f\x90\xae\xe2\x80\xae",
+		  "\\xf0\\x9f\\x90\\xae\\xe2\\x80\\xae",
+		  "\"\\ud83d\\udc2e\\u202e\"" },
+	};
+
+	cli_q_set_utf8(true);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *q = cli_q(cases[i].in);
@@ -1070,6 +1097,23 @@ static void test_quote(void)
 		free(j);
 	}
 	check(!strcmp(cli_q(NULL), "(null)"), "cli_q(NULL)");
+
+	cli_q_set_utf8(false);
+	for (size_t i = 0; i < sizeof(ascii) / sizeof(ascii[0]); i++) {
+		const char *q = cli_q(ascii[i].in);
+		char *j = json_of(ascii[i].in);
+
+		check(!strcmp(q, ascii[i].q), "ASCII quote case %zu: cli_q gives %s",
+		      i, cli_q(q));
+		check(!strcmp(cli_q(q), q),
+		      "ASCII quote case %zu: cli_q is idempotent", i);
+		check(cli_q_plain(ascii[i].in) == !strcmp(q, ascii[i].in),
+		      "ASCII quote case %zu: cli_q_plain agrees", i);
+		check(j && !strcmp(j, ascii[i].json),
+		      "ASCII quote case %zu: JSON gives %s", i, j ? cli_q(j) : "NULL");
+		free(j);
+	}
+	cli_q_set_utf8(true);
 }
 
 int main(int argc, char **argv)
