@@ -140,6 +140,19 @@ int cow_backing_not_self(const struct cow_file *cf,
 	return 0;
 }
 
+int cow_backing_open(const struct cow_file *cf, const char *explicit,
+		     int flags, bool force, struct cow_backing *b,
+		     struct cow_err *err)
+{
+	if (cow_backing_find(cf->path, &cf->info, explicit, flags, b, err) ||
+	    cow_backing_not_self(cf, b, err) ||
+	    cow_backing_verify(&cf->info, b, force, err)) {
+		cow_backing_close(b);
+		return -1;
+	}
+	return 0;
+}
+
 int cow_backing_find(const char *cow_path, const struct cow_info *info,
 		     const char *explicit, int flags, struct cow_backing *b,
 		     struct cow_err *err)
