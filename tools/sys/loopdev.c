@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 #include "loopdev.h"
+#include "sysline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,37 +283,11 @@ void loopdev_detach(struct loopdev *ld)
 	loopdev_init(ld);
 }
 
-static int read_sysfs_line(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	if (len == 0)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	else if ((size_t)n == len - 1)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int loopdev_backing_file(dev_t rdev, char *buf, size_t len)
 {
 	char path[96];
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/loop/backing_file",
 		 major(rdev), minor(rdev));
-	return read_sysfs_line(path, buf, len);
+	return sys_read_line(path, buf, len);
 }
