@@ -504,10 +504,19 @@ static int open_extend(struct open_state *s)
 	return 0;
 }
 
+/* Say which loop device the file system refused direct I/O for. */
+static void dio_refused(struct open_state *s, const struct loopdev *ld,
+			const char *file)
+{
+	say(s->o->log, ACT_LOG_WARN, file, "the file system refused direct I/O on the file; %s uses the page cache",
+	    ld->path);
+}
+
 static int open_attach(struct open_state *s)
 {
+	unsigned int dio = s->o->direct_io ? LOOPDEV_DIRECT_IO : 0;
 	int err = loopdev_attach(s->cf.fd,
-				 s->read_only ? LOOPDEV_READ_ONLY : 0,
+				 (s->read_only ? LOOPDEV_READ_ONLY : 0) | dio,
 				 s->path, &s->cow_loop);
 
 	if (err) {
@@ -515,17 +524,22 @@ static int open_attach(struct open_state *s)
 			loopdev_strerror(err));
 		return -1;
 	}
+	if (dio && !s->cow_loop.direct_io)
+		dio_refused(s, &s->cow_loop, s->path);
 	if (interrupted(s))
 		return -1;
-	err = loopdev_attach(s->back_fd, LOOPDEV_READ_ONLY, s->b->path,
+	err = loopdev_attach(s->back_fd, LOOPDEV_READ_ONLY | dio, s->b->path,
 			     &s->back_loop);
 	if (err) {
 		set_err(s->e, ACT_ERR_FAIL, s->b->path, "cannot attach a loop device: %s",
 			loopdev_strerror(err));
 		return -1;
 	}
-	say(s->o->log, ACT_LOG_INFO, s->path, "COW file on %s, backing file on %s",
-	    s->cow_loop.path, s->back_loop.path);
+	if (dio && !s->back_loop.direct_io)
+		dio_refused(s, &s->back_loop, s->b->path);
+	say(s->o->log, ACT_LOG_INFO, s->path, "COW file on %s, backing file on %s%s",
+	    s->cow_loop.path, s->back_loop.path,
+	    dio ? " (direct I/O asked for)" : "");
 	return 0;
 }
 
@@ -640,8 +654,11 @@ int umlcow_open(const struct umlcow_open_opts *o, struct umlcow_open_result *r,
 	/* The last look: a signal during the create undoes it too. */
 	if (!ret)
 		ret = interrupted(s);
-	if (!ret)
+	if (!ret) {
 		r->read_only = s->read_only;
+		r->cow_direct_io = s->cow_loop.direct_io;
+		r->backing_direct_io = s->back_loop.direct_io;
+	}
 	open_undo(s, ret != 0);
 	free(s);
 	return ret ? -1 : 0;

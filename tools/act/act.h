@@ -77,6 +77,7 @@ struct umlcow_open_opts {
 	const char *layout;		/* --layout, or NULL */
 	bool force;			/* a differing backing mtime */
 	bool read_only, no_discard;
+	bool direct_io;			/* LO_FLAGS_DIRECT_IO on both loops */
 	bool have_commit_interval;
 	unsigned int commit_interval;
 	/*
@@ -93,6 +94,7 @@ struct umlcow_open_opts {
 struct umlcow_open_result {
 	char node[DM_NAME_LEN + 16];	/* /dev/mapper/NAME */
 	bool read_only;			/* mapped read-only (asked or forced) */
+	bool cow_direct_io, backing_direct_io;	/* what the loops got */
 };
 
 /* Map @o->path as /dev/mapper/@o->name. 0, or -1 with @e filled. */

@@ -44,7 +44,7 @@ const struct cli_help cmd_open_help = {
 	"umlcow device-mapper target, and print the device path.\n"
 	"\n",
 	OPT_NAME | OPT_READ_ONLY | OPT_NO_DISCARD | OPT_COMMIT_INTERVAL |
-	OPT_COW | OPT_VIA,
+	OPT_DIRECT_IO | OPT_COW | OPT_VIA,
 	NULL,
 	"\n"
 	"Both files are attached to loop devices that go away with the mapping (the\n"
@@ -58,7 +58,10 @@ const struct cli_help cmd_open_help = {
 	"them; only when that byte is the data area's own is it mapped read-only,\n"
 	"those sectors from the backing file. Nothing is left behind on failure,\n"
 	"nor on SIGINT, SIGTERM or SIGHUP, which undo what open did (it then dies\n"
-	"of the signal).\n"
+	"of the signal). With --direct-io the loop devices read and write their\n"
+	"files with direct I/O (no second copy in the page cache); a file system\n"
+	"that cannot do it for a file leaves that loop device buffered, with a\n"
+	"warning, as losetup --direct-io does.\n"
 	"\n"
 	"Without the module (--via nbd, or --via auto when the kernel has no umlcow\n"
 	"target and modprobe cannot load it: said on stderr), nbdkit serves the file\n"
@@ -285,6 +288,8 @@ static int open_nbd(const struct cli_opts *o, const char *path,
 
 	if (o->have_commit_interval)
 		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
+	if (o->direct_io)
+		return cli_usage_error("open", "--direct-io is for the loop devices of the target; nbdkit serves the file itself");
 	if (stat(path, &st) == 0 &&
 	    act_mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
 		other[strcspn(other, "\n")] = '\0';
@@ -319,6 +324,7 @@ int cmd_open(int argc, char **argv)
 		.force = o.force,
 		.read_only = o.read_only,
 		.no_discard = o.no_discard,
+		.direct_io = o.direct_io,
 		.have_commit_interval = o.have_commit_interval,
 		.commit_interval = o.commit_interval,
 		.log = cli_act_log,
