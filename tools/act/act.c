@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "filelock.h"
+#include "holders.h"
 #include "loopdev.h"
 
 /* ---- errors and remarks ---------------------------------------------- */
@@ -665,6 +666,18 @@ int umlcow_open(const struct umlcow_open_opts *o, struct umlcow_open_result *r,
 }
 
 /* ---- close, commit --------------------------------------------------- */
+
+int act_not_held(const struct dmdev *d, struct act_err *e)
+{
+	char who[512];
+	int n = holders_of(d->major, d->minor, who, sizeof(who));
+
+	if (n <= 0)
+		return 0;
+	set_err(e, ACT_ERR_BUSY, d->name, "the device is held by %s (a partition mapping or another device on top of it); remove %s first (partitions: kpartx -d %s/%s); nothing was closed",
+		who, n == 1 ? "it" : "them", DMDEV_DIR, d->name);
+	return -1;
+}
 
 int umlcow_close(const char *name, bool deferred, struct act_err *e)
 {

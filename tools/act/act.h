@@ -135,6 +135,13 @@ int act_lock(int fd, bool exclusive, const char *path, bool cow,
 int act_dm_err(struct act_err *e, const char *what, int err);
 
 /*
+ * Whether nothing holds the device @d (/sys/block/dm-N/holders: kpartx's
+ * partitions, a table on top of it): 0, or -1 with @e filled (busy). close
+ * refuses a held device, deferred or not, before it tears anything down.
+ */
+int act_not_held(const struct dmdev *d, struct act_err *e);
+
+/*
  * Remove the umlcow (target) mapping @name, or defer it. 0, or -1 with @e
  * filled (busy: in use; not mapped: gone).
  */

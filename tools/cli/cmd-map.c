@@ -77,11 +77,13 @@ const struct cli_help cmd_close_help = {
 	"\n"
 	"Remove the umlcow mapping NAME, or the mapping of FILE.cow; its loop\n"
 	"devices and locks go with it. Fails, changing nothing, while the device is\n"
-	"open (mounted, for instance), unless --deferred. A mapping made with\n"
-	"--via nbd also loses its nbd device and its server, which writes the\n"
-	"bitmap back as it stops (--deferred is refused for it). close NAME with no\n"
-	"device NAME but a runtime directory cleans what an interrupted\n"
-	"open --via nbd left there: its server, its nbd connection, the directory.\n"
+	"open (mounted, for instance), unless --deferred, and while another device\n"
+	"holds it (kpartx's partitions, a table on top of it), deferred or not\n"
+	"(exit status 4). A mapping made with --via nbd also loses its nbd device\n"
+	"and its server, which writes the bitmap back as it stops (--deferred is\n"
+	"refused for it). close NAME with no device NAME but a runtime directory\n"
+	"cleans what an interrupted open --via nbd left there: its server, its nbd\n"
+	"connection, the directory.\n"
 	"\n",
 	OPT_DEFERRED,
 	(const struct cli_note[]){
@@ -677,6 +679,10 @@ int cmd_close(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (dmdev_get(name, &dev) == 0) {
+		if (act_not_held(&dev, &e)) {
+			dmdev_free(&dev);
+			return cli_act_err(&e);
+		}
 		if (act_is_nbd_mapping(&dev)) {
 			if (o.deferred)
 				ret = cli_usage_error(argv[0], "--deferred cannot stop the server of a mapping made with --via nbd");
