@@ -45,17 +45,11 @@ int cow_absolute_path(const char *path, char *out, size_t outlen,
 		      struct cow_err *err)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir, *real;
+	char *dir = cow_dir_of(path), *real;
 	int n;
 
-	if (!slash) {
-		dir = strdup(".");
+	if (!slash)
 		slash = path - 1;
-	} else if (slash == path) {
-		dir = strdup("/");
-	} else {
-		dir = strndup(path, (size_t)(slash - path));
-	}
 	if (!dir) {
 		cow_seterr(err, "out of memory");
 		return -1;

@@ -645,5 +645,7 @@ void *cow_chunk_alloc(uint64_t total, size_t max);
 int cow_fsync(int fd, const char *what, struct cow_err *err);
 bool cow_is_zero(const void *buf, size_t len);
 bool cow_is_pow2(uint64_t v);
+/* The directory part of @path ("." when none, "/" for "/x"), malloc'd. */
+char *cow_dir_of(const char *path);
 
 #endif /* UMLCOW_COWFMT_H */
