@@ -98,7 +98,7 @@ enum {
 	O_NAME = 'n', O_READ_ONLY = 'r', O_BATCH = 'q',
 	O_IN_PLACE = 256, O_UPDATE_MTIME, O_OVERWRITE, O_NO_DISCARD,
 	O_COW_DEV, O_BACKING_DEV, O_COMMIT_INTERVAL, O_DEFERRED, O_DEBUG,
-	O_VIA, O_SOCKET, O_PORT,
+	O_VIA, O_SOCKET, O_PORT, O_DIRECT_IO,
 };
 
 /*
@@ -129,6 +129,8 @@ static const struct {
 	  "the same (cryptsetup's spelling)" },
 	{ { "no-discard", no_argument, NULL, O_NO_DISCARD }, OPT_NO_DISCARD,
 	  NULL, "do not pass discards (they read back as zeros)" },
+	{ { "direct-io", no_argument, NULL, O_DIRECT_IO }, OPT_DIRECT_IO,
+	  NULL, "direct I/O on the loop devices (buffered when the\nfile system refuses it)" },
 	{ { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
 	  OPT_COMMIT_INTERVAL, "MS",
 	  "commit the bitmap every MS milliseconds (0: only\non flush and close; default: the target's, 1000)" },
@@ -429,6 +431,7 @@ int cli_parse(int argc, char **argv, const struct cli_help *help, int min,
 		case O_NAME: o->name = optarg; break;
 		case O_READ_ONLY: o->read_only = true; break;
 		case O_NO_DISCARD: o->no_discard = true; break;
+		case O_DIRECT_IO: o->direct_io = true; break;
 		case O_COW_DEV: o->cow_dev = optarg; break;
 		case O_BACKING_DEV: o->backing_dev = optarg; break;
 		case O_DEFERRED: o->deferred = true; break;

@@ -101,6 +101,7 @@ enum {
 	OPT_LAYOUT		= 1 << 13,
 	OPT_VIA			= 1 << 14,	/* --via dm|nbd|auto */
 	OPT_SERVE		= 1 << 15,	/* --socket, --port */
+	OPT_DIRECT_IO		= 1 << 16,
 	/* what the commands that read a COW file and its backing file take */
 	OPT_COW			= OPT_BACKING | OPT_FORCE | OPT_LAYOUT,
 };
@@ -138,6 +139,7 @@ struct cli_opts {
 	/* per command */
 	bool json, in_place, yes, update_mtime, overwrite;
 	bool read_only, no_discard, deferred;
+	bool direct_io;		/* open --direct-io */
 	const char *name;	/* -n, --name */
 	const char *cow_dev, *backing_dev;
 	const char *via;	/* --via: "dm" (NULL), "nbd" or "auto" */

@@ -27,16 +27,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "cli.h"
 #include "dmdev.h"
-#include "filelock.h"
 #include "json.h"
 #include "loopdev.h"
 #include "modload.h"
 #include "nbd.h"
-
-/* The device-mapper target these commands drive. */
-#define UMLCOW_TARGET "umlcow"
 
 /* ---- help ------------------------------------------------------------ */
 
@@ -47,7 +44,7 @@ const struct cli_help cmd_open_help = {
 	"umlcow device-mapper target, and print the device path.\n"
 	"\n",
 	OPT_NAME | OPT_READ_ONLY | OPT_NO_DISCARD | OPT_COMMIT_INTERVAL |
-	OPT_COW | OPT_VIA,
+	OPT_DIRECT_IO | OPT_COW | OPT_VIA,
 	NULL,
 	"\n"
 	"Both files are attached to loop devices that go away with the mapping (the\n"
@@ -59,7 +56,12 @@ const struct cli_help cmd_open_help = {
 	"file with a short bitmap (UML's rounding) maps read-write when the bits of\n"
 	"its last sectors fit in the padding before the data area, where UML puts\n"
 	"them; only when that byte is the data area's own is it mapped read-only,\n"
-	"those sectors from the backing file. Nothing is left behind on failure.\n"
+	"those sectors from the backing file. Nothing is left behind on failure,\n"
+	"nor on SIGINT, SIGTERM or SIGHUP, which undo what open did (it then dies\n"
+	"of the signal). With --direct-io the loop devices read and write their\n"
+	"files with direct I/O (no second copy in the page cache); a file system\n"
+	"that cannot do it for a file leaves that loop device buffered, with a\n"
+	"warning, as losetup --direct-io does.\n"
 	"\n"
 	"Without the module (--via nbd, or --via auto when the kernel has no umlcow\n"
 	"target and modprobe cannot load it: said on stderr), nbdkit serves the file\n"
@@ -75,11 +77,13 @@ const struct cli_help cmd_close_help = {
 	"\n"
 	"Remove the umlcow mapping NAME, or the mapping of FILE.cow; its loop\n"
 	"devices and locks go with it. Fails, changing nothing, while the device is\n"
-	"open (mounted, for instance), unless --deferred. A mapping made with\n"
-	"--via nbd also loses its nbd device and its server, which writes the\n"
-	"bitmap back as it stops (--deferred is refused for it). close NAME with no\n"
-	"device NAME but a runtime directory cleans what an interrupted\n"
-	"open --via nbd left there: its server, its nbd connection, the directory.\n"
+	"open (mounted, for instance), unless --deferred, and while another device\n"
+	"holds it (kpartx's partitions, a table on top of it), deferred or not\n"
+	"(exit status 4). A mapping made with --via nbd also loses its nbd device\n"
+	"and its server, which writes the bitmap back as it stops (--deferred is\n"
+	"refused for it). close NAME with no device NAME but a runtime directory\n"
+	"cleans what an interrupted open --via nbd left there: its server, its nbd\n"
+	"connection, the directory.\n"
 	"\n",
 	OPT_DEFERRED,
 	(const struct cli_note[]){
@@ -156,41 +160,50 @@ const struct cli_help cmd_table_help = {
 	NULL,
 };
 
-/* ---- the table -------------------------------------------------------- */
+/* ---- what the activation layer says ---------------------------------- */
 
-static int plan(const struct cow_info *info, struct cow_map_plan *p,
-		const char *path)
+/* One exit status for each kind of error (act.h), for every command here. */
+static const int exit_of[ACT_ERR_KINDS] = {
+	[ACT_ERR_NONE] = EXIT_OK,
+	[ACT_ERR_FAIL] = EXIT_FAIL,
+	[ACT_ERR_USAGE] = EXIT_USAGE,
+	[ACT_ERR_NOT_MAPPED] = EXIT_NOT_MAPPED,
+	[ACT_ERR_BUSY] = EXIT_BUSY,
+	[ACT_ERR_NO_DM] = EXIT_NO_DM,
+	[ACT_ERR_INTERRUPTED] = EXIT_FAIL,	/* raised again: 128 + N */
+};
+
+int cli_exit_status(enum act_err_kind kind)
 {
-	struct cow_err e;
-
-	if (cow_map_plan(info, 512, p, &e)) {
-		cli_cow_err(path, &e);
-		return -1;
-	}
-	if (p->unmapped_bytes)
-		cli_info(path, "the last %" PRIu64 " bytes of the image are not a whole sector and are not mapped",
-			 p->unmapped_bytes);
-	if (p->padding_bits)
-		cli_info(path, "short %s bitmap: the bits of the last sectors lie in the padding, where UML writes them; mapped read-write",
-			 info->layout_name);
-	return 0;
+	return kind < ACT_ERR_KINDS ? exit_of[kind] : EXIT_FAIL;
 }
 
-/* Why a file with a linear tail is mapped read-only. */
-static void explain_tail(const struct cow_info *info,
-			 const struct cow_map_plan *p, const char *path)
+int cli_act_err(const struct act_err *e)
 {
-	char which[64];
+	const char *file = e->file[0] ? e->file : NULL;
 
-	if (p->tail_sectors == 1)
-		snprintf(which, sizeof(which), "the last sector");
+	cli_err(file, "%s", e->msg);
+	if (e->detail[0])
+		cli_info(file, "%s", e->detail);
+	return cli_exit_status(e->kind);
+}
+
+void cli_act_log(enum act_log_level level, const char *file, const char *msg)
+{
+	if (level == ACT_LOG_ERR)
+		cli_err(file, "%s", msg);
+	else if (level == ACT_LOG_WARN)
+		cli_warn(file, "%s", msg);
 	else
-		snprintf(which, sizeof(which), "the last %" PRIu64 " sectors",
-			 p->tail_sectors);
-	cli_err(path, "mapping read-only: the short %s bitmap has no bit for %s ('" PROG " upgrade' makes a v3 copy that maps read-write)",
-		info->layout_name, which);
-	cli_info(path, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads %s from the backing file, and so does this mapping, where a write could not be kept",
-		 which);
+		cli_info(file, "%s", msg);
+}
+
+static int dm_failed(const char *what, int err)
+{
+	struct act_err e;
+
+	act_dm_err(&e, what, err);
+	return cli_act_err(&e);
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -217,193 +230,6 @@ static void default_name(const char *path, char *name, size_t len)
 	free(copy);
 }
 
-/* "UMLCOW-<dev major>:<dev minor>:<inode>-" of a COW file. */
-static void uuid_prefix(dev_t dev, ino_t ino, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%x:%x:%" PRIx64 "-", DMDEV_UUID_PREFIX,
-		 major(dev), minor(dev), (uint64_t)ino);
-}
-
-static int dm_failed(const char *what, int err)
-{
-	if (err == -ENODEV || err == -ENOENT || err == -ENXIO) {
-		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
-		return EXIT_NO_DM;
-	}
-	cli_err(what, "device-mapper: %s%s%s", strerror(-err),
-		dmdev_last_error()[0] ? ": " : "", dmdev_last_error());
-	return EXIT_FAIL;
-}
-
-/*
- * Every umlcow mapping: the umlcow target's, and the nbd-backed ones
- * (linear over /dev/nbdN, our NBD UUID prefix), sorted by name.
- */
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(((const struct dmdev *)a)->name,
-		      ((const struct dmdev *)b)->name);
-}
-
-static int list_all(struct dmdev **devs, size_t *n)
-{
-	struct dmdev *lin, *all;
-	size_t nlin, k;
-	int err = dmdev_list(UMLCOW_TARGET, devs, n);
-
-	if (err)
-		return err;
-	err = dmdev_list("linear", &lin, &nlin);
-	if (err) {
-		dmdev_free_list(*devs, *n);
-		return err;
-	}
-	all = realloc(*devs, (*n + nlin + 1) * sizeof(*all));
-	if (!all) {
-		dmdev_free_list(lin, nlin);
-		dmdev_free_list(*devs, *n);
-		return -ENOMEM;
-	}
-	k = *n;
-	for (size_t i = 0; i < nlin; i++) {
-		if (nbd_is_mapping(&lin[i]))
-			all[k++] = lin[i];
-		else
-			dmdev_free(&lin[i]);
-	}
-	free(lin);
-	if (k > 1)
-		qsort(all, k, sizeof(*all), cmp_name);
-	*devs = all;
-	*n = k;
-	return 0;
-}
-
-/* Whether mapping @d is one of the file (@dev, @ino), by its UUID. */
-static bool of_file(const struct dmdev *d, dev_t dev, ino_t ino)
-{
-	char prefix[DM_UUID_LEN];
-
-	if (nbd_is_mapping(d))
-		nbd_uuid_prefix(dev, ino, prefix, sizeof(prefix));
-	else
-		uuid_prefix(dev, ino, prefix, sizeof(prefix));
-	return !strncmp(d->uuid, prefix, strlen(prefix));
-}
-
-/* Whether @d is a mapping of ours (either kind). */
-static bool is_ours(const struct dmdev *d)
-{
-	return !strcmp(d->type, UMLCOW_TARGET) || nbd_is_mapping(d);
-}
-
-/*
- * The umlcow mappings of the file (@dev, @ino), found by the UUID we gave
- * them: how many there are (or a negative errno), the first one's name in
- * @name.
- */
-static int mappings_of(dev_t dev, ino_t ino, char *name, size_t len)
-{
-	struct dmdev *devs;
-	size_t n;
-	int err, found = 0;
-
-	err = list_all(&devs, &n);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n; i++)
-		if (of_file(&devs[i], dev, ino) && found++ == 0)
-			snprintf(name, len, "%s", devs[i].name);
-	dmdev_free_list(devs, n);
-	return found;
-}
-
-static void already_mapped(const char *path, const char *name)
-{
-	cli_err(path, "already mapped as %s/%s (umlcow-setup close %s); not mapped again",
-		DMDEV_DIR, name, name);
-}
-
-/*
- * Take UML's lock on @fd, or say who holds it (and why it matters).
- * Returns 0, or the exit status: EXIT_BUSY when someone holds it.
- */
-static int lock_file(int fd, bool exclusive, const char *path, bool cow)
-{
-	struct filelock_holder h;
-	char holder[256], name[DM_NAME_LEN];
-	struct stat st;
-	int err = filelock_take(fd, exclusive, &h);
-
-	if (!err)
-		return 0;
-	if (err != -EAGAIN) {
-		cli_err(path, "cannot lock: %s", strerror(-err));
-		return EXIT_FAIL;
-	}
-	if (cow && (!h.known || h.ofd) && fstat(fd, &st) == 0 &&
-	    mappings_of(st.st_dev, st.st_ino, name, sizeof(name)) > 0) {
-		already_mapped(path, name);
-		return EXIT_BUSY;
-	}
-	filelock_describe(&h, holder, sizeof(holder));
-	if (cow)
-		cli_err(path, "in use: %s (is UML running on it?); not mapped",
-			holder);
-	else
-		cli_err(path, "the backing file is in use: %s; not mapped",
-			holder);
-	return EXIT_BUSY;
-}
-
-/* Say why a device could not be made; returns the exit status. */
-static int create_failed(const char *what, const char *name, int err)
-{
-	char kmsg[512], dmmsg[512];
-
-	/* Copies: the next dmdev call starts with empty messages. */
-	snprintf(kmsg, sizeof(kmsg), "%s", dmdev_kernel_error());
-	snprintf(dmmsg, sizeof(dmmsg), "%s", dmdev_last_error());
-
-	if (err == -EEXIST) {
-		cli_err(what, "a device-mapper device named '%s' exists already (choose another name with --name)",
-			name);
-		return EXIT_BUSY;
-	}
-	if (err == -ENODEV || err == -ENOENT) {
-		cli_err(what, "device-mapper is not available (is the dm-mod module loaded?)");
-		return EXIT_NO_DM;
-	}
-	if (dmdev_has_target(UMLCOW_TARGET) == 0) {
-		cli_err(what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
-			UMLCOW_TARGET);
-		return EXIT_NO_DM;
-	}
-	if (kmsg[0])
-		cli_err(what, "the kernel refused the table: %s", kmsg);
-	else if (dmmsg[0])
-		cli_err(what, "%s", dmmsg);
-	else
-		cli_err(what, "cannot create device '%s': %s", name,
-			strerror(-err));
-	return EXIT_FAIL;
-}
-
-/* Everything open holds while it works, undone by open_undo(). */
-struct open_state {
-	const struct cli_opts *o;
-	const char *path;
-	char name[DM_NAME_LEN];
-	struct cow_file cf;
-	struct cow_backing *b;
-	struct cow_map_plan plan;
-	bool read_only;
-	int back_fd;
-	struct loopdev cow_loop, back_loop;
-	bool extended;
-	uint64_t orig_size;
-};
-
 /*
  * The device name: --name, or the file's name. open prints the device's
  * path for scripts to use, so it must be printable exactly and safely: a
@@ -411,263 +237,28 @@ struct open_state {
  * character, bytes that are not UTF-8) is refused, as device-mapper's own
  * rules refuse a '/'.
  */
-static int open_name(struct open_state *s)
+static int open_name(const struct cli_opts *o, const char *path, char *name,
+		     size_t len)
 {
-	const char *name = s->o->name ? s->o->name : s->name, *why;
+	const char *why, *checked = o->name ? o->name : name;
 
-	if (s->o->name)
-		snprintf(s->name, sizeof(s->name), "%s", s->o->name);
+	if (o->name)
+		snprintf(name, len, "%s", o->name);
 	else
-		default_name(s->path, s->name, sizeof(s->name));
-	if (dmdev_check_name(name, &why) == 0) {
-		if (cli_q_plain(name))
+		default_name(path, name, len);
+	/* --name as given: one too long for @name is refused, not cut. */
+	if (dmdev_check_name(checked, &why) == 0) {
+		if (cli_q_plain(checked))
 			return 0;
 		why = "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
 	}
-	if (s->o->name) {
-		cli_err(NULL, "invalid --name '%s': %s", s->o->name, why);
+	if (o->name) {
+		cli_err(NULL, "invalid --name '%s': %s", o->name, why);
 		return EXIT_USAGE;
 	}
-	cli_err(s->path, "cannot name the device '%s' after the file: %s; give one with --name",
-		s->name, why);
+	cli_err(path, "cannot name the device '%s' after the file: %s; give one with --name",
+		name, why);
 	return EXIT_FAIL;
-}
-
-/* Open and lock the COW file, then parse it from that descriptor. */
-static int open_cow_locked(struct open_state *s)
-{
-	struct cow_open_opts co = { .layout = s->o->layout,
-				    .backing = s->o->backing,
-				    .writable = !s->read_only };
-	struct cow_err e;
-	struct stat st;
-	int fd, ret;
-
-	fd = cow_open_path(s->path, s->read_only ? O_RDONLY : O_RDWR, false,
-			   NULL, &e);
-	if (fd < 0) {
-		if (!s->read_only &&
-		    (errno == EROFS || errno == EACCES || errno == EPERM))
-			cli_err(s->path, "cannot open for writing: %s; map it with --read-only",
-				strerror(errno));
-		else if (errno == EINVAL && stat(s->path, &st) == 0 &&
-			 S_ISBLK(st.st_mode))
-			cli_err(s->path, "%s (map a COW file on a block device by hand: see 'table')",
-				e.msg);
-		else
-			cli_cow_err(s->path, &e);
-		return EXIT_FAIL;
-	}
-	ret = lock_file(fd, !s->read_only, s->path, true);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	if (cow_open_fd(&s->cf, fd, s->path, &co, &e)) {
-		cli_cow_err(s->path, &e);
-		close(fd);
-		return e.kind == COW_ERR_AMBIGUOUS || e.kind == COW_ERR_USAGE ?
-		       EXIT_USAGE : EXIT_FAIL;
-	}
-	cli_info(s->path, "layout %s (%s)", s->cf.info.layout_name,
-		 s->cf.why);
-	/*
-	 * Before the file is extended (which would put zeros under set bits)
-	 * or anything is attached: sectors whose data was cut off are lost.
-	 */
-	if (plan(&s->cf.info, &s->plan, s->path) || cli_data_complete(&s->cf))
-		return EXIT_FAIL;
-	if (s->plan.read_only && !s->read_only) {
-		explain_tail(&s->cf.info, &s->plan, s->path);
-		s->read_only = true;
-		/* A read lock now, as for --read-only (same description). */
-		ret = lock_file(fd, false, s->path, true);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* Find, check and lock the backing file, as UML checks it. */
-static int open_backing(struct open_state *s)
-{
-	struct cow_err e;
-	uint64_t bsize;
-	int ret;
-
-	s->b = malloc(sizeof(*s->b));
-	if (!s->b) {
-		cli_err(s->path, "out of memory");
-		return EXIT_FAIL;
-	}
-	s->b->fd = -1;
-	if (cow_backing_find(s->path, &s->cf.info, s->o->backing, O_RDONLY,
-			     s->b, &e) ||
-	    cow_backing_not_self(&s->cf, s->b, &e) ||
-	    cow_backing_verify(&s->cf.info, s->b, s->o->force, &e)) {
-		cli_cow_err(s->path, &e);
-		return EXIT_FAIL;
-	}
-	if (s->b->warning[0])
-		cli_warn(s->path, "%s", s->b->warning);
-	cli_info(s->path, "backing file %s", s->b->path);
-	/*
-	 * The descriptor checked is the one mapped: reopening the path would
-	 * map whatever it names by now (a block device, too).
-	 */
-	s->back_fd = s->b->fd;
-	s->b->fd = -1;
-	ret = lock_file(s->back_fd, false, s->b->path, false);
-	if (ret)
-		return ret;
-	if (cow_fd_size(s->back_fd, &bsize, &e)) {
-		cli_cow_err(s->b->path, &e);
-		return EXIT_FAIL;
-	}
-	if (bsize / 512 < s->plan.len + s->plan.tail_len) {
-		cli_err(s->b->path, "the backing file (%" PRIu64 " bytes) is smaller than the image (%" PRIu64 " bytes)",
-			bsize, s->cf.info.size);
-		return EXIT_FAIL;
-	}
-	if (s->read_only && s->cf.info.file_size < s->plan.cow_need &&
-	    !cow_map_ro_short_ok(&s->plan, s->cf.info.file_size)) {
-		cli_err(s->path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
-			s->cf.info.file_size, s->plan.cow_need,
-			s->plan.cow_need);
-		return EXIT_FAIL;
-	}
-	return 0;
-}
-
-/* The name must be free (or say it is this file's mapping already). */
-static int open_check_free(struct open_state *s)
-{
-	char uuid[DM_UUID_LEN];
-	struct dmdev d;
-	int err = dmdev_exists(s->name);
-
-	if (err < 0)
-		return create_failed(s->path, s->name, err);
-	if (err == 0)
-		return 0;
-	uuid_prefix(s->cf.dev, s->cf.ino, uuid, sizeof(uuid));
-	/* dmdev_get() leaves @d safe to free even when it fails. */
-	if (!dmdev_get(s->name, &d) && !strncmp(d.uuid, uuid, strlen(uuid)))
-		already_mapped(s->path, s->name);
-	else
-		create_failed(s->path, s->name, -EEXIST);
-	dmdev_free(&d);
-	return EXIT_BUSY;
-}
-
-/*
- * A QEMU-style COW file ends after its bitmap: extend it, sparsely.
- * Read-only, the target accepts a COW device that ends early as long as it
- * holds the bitmap's blocks and reaches the data area.
- */
-static int open_extend(struct open_state *s)
-{
-	uint64_t size = s->cf.info.file_size, need = s->plan.cow_need;
-
-	if (size >= need)
-		return 0;
-	if (s->read_only) {
-		cli_info(s->path, "the file ends before its data area; mapped as it is");
-		return 0;
-	}
-	if (ftruncate(s->cf.fd, (off_t)need) < 0) {
-		cli_err(s->path, "cannot extend the file to %" PRIu64 " bytes: %s",
-			need, strerror(errno));
-		return EXIT_FAIL;
-	}
-	s->orig_size = size;
-	s->extended = true;
-	cli_info(s->path, "extended sparsely from %" PRIu64 " to %" PRIu64 " bytes",
-		 size, need);
-	return 0;
-}
-
-static int open_attach(struct open_state *s)
-{
-	int err = loopdev_attach(s->cf.fd, s->read_only, s->path,
-				 &s->cow_loop);
-
-	if (err) {
-		cli_err(s->path, "cannot attach a loop device: %s",
-			loopdev_strerror(err));
-		return EXIT_FAIL;
-	}
-	err = loopdev_attach(s->back_fd, true, s->b->path, &s->back_loop);
-	if (err) {
-		cli_err(s->b->path, "cannot attach a loop device: %s",
-			loopdev_strerror(err));
-		return EXIT_FAIL;
-	}
-	cli_info(s->path, "COW file on %s, backing file on %s",
-		 s->cow_loop.path, s->back_loop.path);
-	return 0;
-}
-
-static int open_create(struct open_state *s)
-{
-	const struct cow_map_features f = {
-		.read_only = s->read_only,
-		.no_discard = s->o->no_discard,
-		.commit_interval_set = s->o->have_commit_interval,
-		.commit_interval = s->o->commit_interval,
-	};
-	char cow_dev[32], back_dev[32], params[256], tparams[64];
-	char uuid[DM_UUID_LEN], node[DM_NAME_LEN + 16];
-	struct dmdev_target t[2];
-	struct cow_err e;
-	int err;
-
-	snprintf(cow_dev, sizeof(cow_dev), "%u:%u", major(s->cow_loop.rdev),
-		 minor(s->cow_loop.rdev));
-	snprintf(back_dev, sizeof(back_dev), "%u:%u",
-		 major(s->back_loop.rdev), minor(s->back_loop.rdev));
-	if (cow_map_params(&s->plan, cow_dev, back_dev, &f, params,
-			   sizeof(params), &e) ||
-	    cow_map_tail_params(&s->plan, back_dev, tparams, sizeof(tparams),
-				&e)) {
-		cli_cow_err(s->path, &e);
-		return EXIT_FAIL;
-	}
-	uuid_prefix(s->cf.dev, s->cf.ino, uuid, sizeof(uuid));
-	snprintf(uuid + strlen(uuid), sizeof(uuid) - strlen(uuid), "%s",
-		 s->name);
-	t[0] = (struct dmdev_target){ 0, s->plan.len, UMLCOW_TARGET, params };
-	t[1] = (struct dmdev_target){ s->plan.len, s->plan.tail_len, "linear",
-				      tparams };
-	cli_info(s->path, "table: 0 %" PRIu64 " %s %s", s->plan.len,
-		 UMLCOW_TARGET, params);
-	if (s->plan.tail_len)
-		cli_info(s->path, "table: %" PRIu64 " %" PRIu64 " linear %s",
-			 s->plan.len, s->plan.tail_len, tparams);
-	err = dmdev_create_table(s->name, uuid, s->read_only, t,
-				 s->plan.tail_len ? 2 : 1, node, sizeof(node));
-	if (err)
-		return create_failed(s->path, s->name, err);
-	/* The table holds the loop devices now: they go when it goes. */
-	loopdev_release(&s->cow_loop);
-	loopdev_release(&s->back_loop);
-	printf("%s\n", node);
-	return EXIT_OK;
-}
-
-static void open_undo(struct open_state *s, int ret)
-{
-	loopdev_detach(&s->back_loop);
-	loopdev_detach(&s->cow_loop);
-	if (s->extended && ret != EXIT_OK &&
-	    ftruncate(s->cf.fd, (off_t)s->orig_size) < 0)
-		cli_err(s->path, "cannot shrink the file back to %" PRIu64 " bytes: %s",
-			s->orig_size, strerror(errno));
-	if (s->back_fd >= 0)
-		close(s->back_fd);
-	cow_backing_close(s->b);
-	free(s->b);
-	cow_close(&s->cf);
 }
 
 /*
@@ -676,16 +267,16 @@ static void open_undo(struct open_state *s, int ret)
  */
 static bool want_nbd(const char *path)
 {
-	int has = dmdev_has_target(UMLCOW_TARGET);
+	int has = dmdev_has_target(ACT_TARGET);
 
 	if (has == 0) {
 		modload_quiet("dm-umlcow");
-		has = dmdev_has_target(UMLCOW_TARGET);
+		has = dmdev_has_target(ACT_TARGET);
 	}
 	if (has != 0)
 		return false;
 	cli_warn(path, "the kernel has no '%s' target and modprobe cannot load it; serving the file with nbdkit through the kernel's nbd driver instead (--via nbd)",
-		 UMLCOW_TARGET);
+		 ACT_TARGET);
 	return true;
 }
 
@@ -693,15 +284,19 @@ static bool want_nbd(const char *path)
 static int open_nbd(const struct cli_opts *o, const char *path,
 		    const char *name)
 {
-	char other[DM_NAME_LEN];
+	char other[2 * DM_NAME_LEN];
+	struct act_err e;
 	struct stat st;
 
 	if (o->have_commit_interval)
 		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
+	if (o->direct_io)
+		return cli_usage_error("open", "--direct-io is for the loop devices of the target; nbdkit serves the file itself");
 	if (stat(path, &st) == 0 &&
-	    mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
-		already_mapped(path, other);
-		return EXIT_BUSY;
+	    act_mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
+		other[strcspn(other, "\n")] = '\0';
+		act_already_mapped(&e, path, other);
+		return cli_act_err(&e);
 	}
 	return nbd_open(o, path, name);
 }
@@ -709,26 +304,45 @@ static int open_nbd(const struct cli_opts *o, const char *path,
 int cmd_open(int argc, char **argv)
 {
 	struct cli_opts o;
-	struct open_state s = { .o = &o, .back_fd = -1 };
+	struct umlcow_open_opts ao;
+	struct umlcow_open_result r;
+	struct act_err e;
+	char name[DM_NAME_LEN];
 	int ret;
 
 	CLI_PARSE(argc, argv, &cmd_open_help, 1, 1, &o);
 	dmdev_set_verbose(cli_verbose);
-	s.path = o.args[0];
-	s.read_only = o.read_only;
-	s.cf.fd = -1;
-	loopdev_init(&s.cow_loop);
-	loopdev_init(&s.back_loop);
-	ret = open_name(&s);
+	ret = open_name(&o, o.args[0], name, sizeof(name));
 	if (ret)
 		return ret;
 	if (o.via && (!strcmp(o.via, "nbd") ||
-		      (!strcmp(o.via, "auto") && want_nbd(s.path))))
-		return open_nbd(&o, s.path, s.name);
-	(void)((ret = open_cow_locked(&s)) || (ret = open_backing(&s)) ||
-	       (ret = open_check_free(&s)) || (ret = open_extend(&s)) ||
-	       (ret = open_attach(&s)) || (ret = open_create(&s)));
-	open_undo(&s, ret);
+		      (!strcmp(o.via, "auto") && want_nbd(o.args[0]))))
+		return open_nbd(&o, o.args[0], name);
+	ao = (struct umlcow_open_opts){
+		.path = o.args[0],
+		.name = name,
+		.backing = o.backing,
+		.layout = o.layout,
+		.force = o.force,
+		.read_only = o.read_only,
+		.no_discard = o.no_discard,
+		.direct_io = o.direct_io,
+		.have_commit_interval = o.have_commit_interval,
+		.commit_interval = o.commit_interval,
+		.log = cli_act_log,
+	};
+	if (umlcow_open(&ao, &r, &e) == 0) {
+		printf("%s\n", r.node);
+		return EXIT_OK;
+	}
+	ret = cli_act_err(&e);
+	if (e.kind == ACT_ERR_INTERRUPTED) {
+		/* Die of the signal, as without the undo: 128 + N to a shell. */
+		fflush(NULL);
+		signal(e.signo, SIG_DFL);
+		raise(e.signo);
+		ret = 128 + e.signo;
+	}
 	return ret;
 }
 
@@ -792,7 +406,7 @@ static void parse_mapping(const struct dmdev *dev, struct mapping *m)
 
 	memset(m, 0, sizeof(*m));
 	m->dev = dev;
-	if (nbd_is_mapping(dev)) {
+	if (act_is_nbd_mapping(dev)) {
 		parse_nbd(dev, m);
 		return;
 	}
@@ -930,7 +544,7 @@ int cmd_list(int argc, char **argv)
 
 	CLI_PARSE(argc, argv, &cmd_list_help, 0, 0, &o);
 	dmdev_set_verbose(cli_verbose);
-	err = list_all(&devs, &n);
+	err = act_list(&devs, &n);
 	if (err)
 		return dm_failed(NULL, err);
 	ms = calloc(n ? n : 1, sizeof(*ms));
@@ -951,7 +565,7 @@ int cmd_list(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			if (ms[i].nbd)
 				nbd_mapping_json(&j, ms[i].nbd);
-			else if (!nbd_is_mapping(&devs[i]))
+			else if (!act_is_nbd_mapping(&devs[i]))
 				mapping_json(&j, &ms[i]);
 		json_array_end(&j);
 		json_object_end(&j);
@@ -972,17 +586,16 @@ int cmd_list(int argc, char **argv)
 static int resolve(const char *arg, char *name, size_t len,
 		   const char *cmd)
 {
-	struct dmdev dev, *devs;
+	char names[16 * DM_NAME_LEN];
+	struct dmdev dev;
 	struct stat st;
-	const char *match = NULL;
-	size_t n, found = 0;
-	int err, ret;
+	int err, found;
 
 	/* A device of that name? */
 	if (!dmdev_check_name(arg, NULL)) {
 		err = dmdev_get(arg, &dev);
 		if (!err) {
-			bool ours = is_ours(&dev);
+			bool ours = act_is_ours(&dev);
 
 			dmdev_free(&dev);
 			if (!ours) {
@@ -1005,30 +618,28 @@ static int resolve(const char *arg, char *name, size_t len,
 		cli_err(arg, "%s", strerror(errno));
 		return EXIT_FAIL;
 	}
-	err = list_all(&devs, &n);
-	if (err)
-		return dm_failed(arg, err);
-	for (size_t i = 0; i < n; i++)
-		if (of_file(&devs[i], st.st_dev, st.st_ino)) {
-			found++;
-			match = devs[i].name;
-		}
-	ret = EXIT_FAIL;
+	found = act_mappings_of(st.st_dev, st.st_ino, names, sizeof(names));
+	if (found < 0)
+		return dm_failed(arg, found);
 	if (found == 0) {
 		cli_err(arg, "the file is not mapped");
-		ret = EXIT_NOT_MAPPED;
-	} else if (found > 1) {
-		cli_err(arg, "the file is mapped %zu times; %s each by name:",
-			found, cmd);
-		for (size_t i = 0; i < n; i++)
-			if (of_file(&devs[i], st.st_dev, st.st_ino))
-				fprintf(stderr, "  %s\n", cli_q(devs[i].name));
-	} else {
-		snprintf(name, len, "%s", match);
-		ret = 0;
+		return EXIT_NOT_MAPPED;
 	}
-	dmdev_free_list(devs, n);
-	return ret;
+	if (found > 1) {
+		cli_err(arg, "the file is mapped %d times; %s each by name:",
+			found, cmd);
+		for (char *p = names, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+			*nl = '\0';
+			fprintf(stderr, "  %s\n", cli_q(p));
+		}
+		return EXIT_FAIL;
+	}
+	found = (int)strcspn(names, "\n");	/* < DM_NAME_LEN */
+	if ((size_t)found >= len)
+		found = (int)len - 1;
+	memcpy(name, names, (size_t)found);
+	name[found] = '\0';
+	return 0;
 }
 
 /*
@@ -1053,7 +664,8 @@ int cmd_close(int argc, char **argv)
 	struct cli_opts o;
 	struct dmdev dev;
 	char name[DM_NAME_LEN];
-	int err, ret;
+	struct act_err e;
+	int ret;
 
 	ret = cli_parse(argc, argv, &cmd_close_help, 1, 1, &o);
 	if (ret)
@@ -1067,7 +679,11 @@ int cmd_close(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (dmdev_get(name, &dev) == 0) {
-		if (nbd_is_mapping(&dev)) {
+		if (act_not_held(&dev, &e)) {
+			dmdev_free(&dev);
+			return cli_act_err(&e);
+		}
+		if (act_is_nbd_mapping(&dev)) {
 			if (o.deferred)
 				ret = cli_usage_error(argv[0], "--deferred cannot stop the server of a mapping made with --via nbd");
 			else
@@ -1077,23 +693,11 @@ int cmd_close(int argc, char **argv)
 		}
 		dmdev_free(&dev);
 	}
-	err = dmdev_remove(name, o.deferred);
-	if (!err) {
-		cli_info(name, o.deferred ? "removed, or removal deferred until its last user closes it" :
-			 "removed");
-		return EXIT_OK;
-	}
-	if (err == -EBUSY) {
-		cli_err(name, "the device is in use (mounted or open); close it first, or use --deferred");
-		return EXIT_BUSY;
-	}
-	if (err == -ENXIO) {
-		cli_err(name, "no such device");
-		return EXIT_NOT_MAPPED;
-	}
-	cli_err(name, "cannot remove the device: %s",
-		dmdev_last_error()[0] ? dmdev_last_error() : strerror(-err));
-	return EXIT_FAIL;
+	if (umlcow_close(name, o.deferred, &e))
+		return cli_act_err(&e);
+	cli_info(name, o.deferred ? "removed, or removal deferred until its last user closes it" :
+		 "removed");
+	return EXIT_OK;
 }
 
 int cmd_status(int argc, char **argv)
@@ -1159,26 +763,22 @@ int cmd_commit(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct dmdev dev;
-	char name[DM_NAME_LEN], reply[256];
-	int err, ret;
+	char name[DM_NAME_LEN];
+	struct act_err e;
+	int ret;
 
 	ret = one_mapping(argc, argv, &cmd_commit_help, &o, name);
 	if (ret >= 0)
 		return ret;
 	if (dmdev_get(name, &dev) == 0) {
-		bool nbd = nbd_is_mapping(&dev);
+		bool nbd = act_is_nbd_mapping(&dev);
 
 		dmdev_free(&dev);
 		if (nbd)
 			return nbd_commit(name);
 	}
-	err = dmdev_message(name, "commit", reply, sizeof(reply));
-	if (err) {
-		cli_err(name, "commit failed: %s",
-			dmdev_last_error()[0] ? dmdev_last_error() :
-			strerror(-err));
-		return EXIT_FAIL;
-	}
+	if (umlcow_commit(name, &e))
+		return cli_act_err(&e);
 	cli_info(name, "committed");
 	return EXIT_OK;
 }
@@ -1207,6 +807,7 @@ int cmd_table(int argc, char **argv)
 	struct cow_map_plan p;
 	struct cow_file cf;
 	struct cow_err e;
+	struct act_err ae;
 	char *params = NULL, *tparams = NULL;
 	const char *path;
 	size_t len;
@@ -1226,14 +827,15 @@ int cmd_table(int argc, char **argv)
 	co.backing = o.backing;
 	if (cow_open(&cf, path, &co, &e)) {
 		cli_cow_err(path, &e);
-		return e.kind == COW_ERR_AMBIGUOUS || e.kind == COW_ERR_USAGE ?
-		       EXIT_USAGE : EXIT_FAIL;
+		return cli_exit_status(act_cow_kind(&e));
 	}
 	cli_info(path, "layout %s (%s)", cf.info.layout_name, cf.why);
-	if (plan(&cf.info, &p, path))
+	if (act_plan(&cf.info, &p, path, cli_act_log, &ae)) {
+		ret = cli_act_err(&ae);
 		goto out;
+	}
 	if (p.read_only && !o.read_only)
-		explain_tail(&cf.info, &p, path);
+		act_explain_tail(&cf.info, &p, path, cli_act_log);
 	if (cf.info.file_size < p.cow_need && !(o.read_only || p.read_only))
 		cli_warn(path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; extend it first ('truncate -s %" PRIu64 "') or the table is refused",
 			 cf.info.file_size, p.cow_need, p.cow_need);
@@ -1254,7 +856,7 @@ int cmd_table(int argc, char **argv)
 		cli_cow_err(path, &e);
 		goto out;
 	}
-	printf("0 %" PRIu64 " %s %s\n", p.len, UMLCOW_TARGET, params);
+	printf("0 %" PRIu64 " %s %s\n", p.len, ACT_TARGET, params);
 	if (p.tail_len)
 		printf("%" PRIu64 " %" PRIu64 " linear %s\n", p.len, p.tail_len,
 		       tparams);

@@ -385,18 +385,6 @@ static int make_run_dir(const char *name)
 
 /* ---- open --via nbd --------------------------------------------------- */
 
-void nbd_uuid_prefix(dev_t dev, ino_t ino, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%x:%x:%" PRIx64 "-", NBD_UUID_PREFIX,
-		 major(dev), minor(dev), (uint64_t)ino);
-}
-
-bool nbd_is_mapping(const struct dmdev *d)
-{
-	return !strcmp(d->type, "linear") &&
-	       !strncmp(d->uuid, NBD_UUID_PREFIX, strlen(NBD_UUID_PREFIX));
-}
-
 /*
  * The checks of the tool before the server starts, so that a refusal is
  * the tool's message: the header, the backing file and its size and mtime.
@@ -413,12 +401,9 @@ static int preflight(const struct cli_opts *o, const char *path,
 
 	if (cow_open(cf, path, &co, &e)) {
 		cli_cow_err(path, &e);
-		return e.kind == COW_ERR_AMBIGUOUS || e.kind == COW_ERR_USAGE ?
-		       EXIT_USAGE : EXIT_FAIL;
+		return cli_exit_status(act_cow_kind(&e));
 	}
-	if (cow_backing_find(path, &cf->info, o->backing, O_RDONLY, &b, &e) ||
-	    cow_backing_not_self(cf, &b, &e) ||
-	    cow_backing_verify(&cf->info, &b, o->force, &e)) {
+	if (cow_backing_open(cf, o->backing, O_RDONLY, o->force, &b, &e)) {
 		cli_cow_err(path, &e);
 		goto out;
 	}
@@ -512,7 +497,7 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 		goto out;
 	if (!realpath(path, cow))
 		snprintf(cow, sizeof(cow), "%s", path);
-	nbd_uuid_prefix(cf.dev, cf.ino, uuid, sizeof(uuid));
+	act_uuid_prefix(true, cf.dev, cf.ino, uuid, sizeof(uuid));
 	if (strlen(uuid) + strlen(name) >= DM_UUID_LEN) {
 		cli_err(path, "the name '%s' is too long for a device-mapper UUID", name);
 		ret = EXIT_USAGE;

@@ -7,7 +7,7 @@
  * for both kinds of mapping.
  *
  * An nbd-backed mapping is a device-mapper device whose one target is
- * linear over /dev/nbdN and whose UUID starts with NBD_UUID_PREFIX
+ * linear over /dev/nbdN and whose UUID starts with ACT_NBD_UUID_PREFIX
  * "UMLCOW-NBD-DEV:INO-NAME"; its server's state lives in a 0700 runtime
  * directory, $UMLCOW_RUN_DIR/NAME (default /run/umlcow/NAME): the Unix
  * socket, nbdkit's pid file, and the COW and backing files' paths.
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "act.h"
 #include "cli.h"
 #include "dmdev.h"
 #include "json.h"
@@ -30,13 +31,14 @@
 void cli_mapping_json_begin(struct json *j, const struct dmdev *d,
 			    const char *via);
 
-#define NBD_UUID_PREFIX DMDEV_UUID_PREFIX "NBD-"
-
-/* "UMLCOW-NBD-<dev major>:<dev minor>:<inode>-" of a COW file. */
-void nbd_uuid_prefix(dev_t dev, ino_t ino, char *buf, size_t len);
-
-/* Whether @d is an nbd-backed umlcow mapping (its type and UUID). */
-bool nbd_is_mapping(const struct dmdev *d);
+/*
+ * What the activation layer (act.h) says, shown the CLI's way (cmd-map.c):
+ * the one table from an error's kind to the exit status; an error printed
+ * (its detail with --verbose), returning that status; a remark.
+ */
+int cli_exit_status(enum act_err_kind kind);
+int cli_act_err(const struct act_err *e);
+void cli_act_log(enum act_log_level level, const char *file, const char *msg);
 
 /*
  * open --via nbd: serve @path with nbdkit and map it as /dev/mapper/@name.

@@ -70,18 +70,6 @@ static void hold_signals(bool block, sigset_t *old)
 	sigprocmask(SIG_BLOCK, &set, old);
 }
 
-/* The directory part of @path ("." when none), malloc'd. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
 /* A free name ".BASE.umlcow-XXXXXX" next to @final, malloc'd, or NULL. */
 static char *temp_name(const char *final)
 {
@@ -145,7 +133,7 @@ int cli_output_begin(struct cli_output *out, const char *final,
 		cli_err(final, "is a directory");
 		return -1;
 	}
-	dir = dir_of(final);
+	dir = cow_dir_of(final);
 	if (!dir) {
 		cli_err(NULL, "out of memory");
 		return -1;
@@ -266,7 +254,7 @@ static int install(struct cli_output *out)
 
 int cli_output_commit(struct cli_output *out)
 {
-	char *dir = dir_of(out->final);
+	char *dir = cow_dir_of(out->final);
 	int dfd, ret = -1;
 
 	if (fsync(out->fd) < 0) {

@@ -45,17 +45,11 @@ int cow_absolute_path(const char *path, char *out, size_t outlen,
 		      struct cow_err *err)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir, *real;
+	char *dir = cow_dir_of(path), *real;
 	int n;
 
-	if (!slash) {
-		dir = strdup(".");
+	if (!slash)
 		slash = path - 1;
-	} else if (slash == path) {
-		dir = strdup("/");
-	} else {
-		dir = strndup(path, (size_t)(slash - path));
-	}
 	if (!dir) {
 		cow_seterr(err, "out of memory");
 		return -1;
@@ -135,6 +129,19 @@ int cow_backing_not_self(const struct cow_file *cf,
 	if (cf->dev == b->dev && cf->ino == b->ino) {
 		cow_seterr(err, "the COW file is its own backing file (%s is the same file)",
 			   b->path);
+		return -1;
+	}
+	return 0;
+}
+
+int cow_backing_open(const struct cow_file *cf, const char *explicit,
+		     int flags, bool force, struct cow_backing *b,
+		     struct cow_err *err)
+{
+	if (cow_backing_find(cf->path, &cf->info, explicit, flags, b, err) ||
+	    cow_backing_not_self(cf, b, err) ||
+	    cow_backing_verify(&cf->info, b, force, err)) {
+		cow_backing_close(b);
 		return -1;
 	}
 	return 0;

@@ -344,6 +344,15 @@ int cow_backing_not_self(const struct cow_file *cf,
 			 const struct cow_backing *b, struct cow_err *err);
 
 /*
+ * The three above in the order every user needs them: find the backing
+ * file of @cf (@explicit: --backing), refuse the COW file itself, check it
+ * as UML does. 0 with b->fd open, or -1 with nothing open.
+ */
+int cow_backing_open(const struct cow_file *cf, const char *explicit,
+		     int flags, bool force, struct cow_backing *b,
+		     struct cow_err *err);
+
+/*
  * Open a path a user or a header named, never opening what it should not:
  * an O_PATH descriptor is fstat'd first (opening /dev/watchdog arms it, a
  * tape rewinds, a FIFO can hang), and only a regular file or, when
@@ -636,5 +645,7 @@ void *cow_chunk_alloc(uint64_t total, size_t max);
 int cow_fsync(int fd, const char *what, struct cow_err *err);
 bool cow_is_zero(const void *buf, size_t len);
 bool cow_is_pow2(uint64_t v);
+/* The directory part of @path ("." when none, "/" for "/x"), malloc'd. */
+char *cow_dir_of(const char *path);
 
 #endif /* UMLCOW_COWFMT_H */

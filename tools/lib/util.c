@@ -257,3 +257,14 @@ fail:
 	errno = e;
 	return -1;
 }
+
+char *cow_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}

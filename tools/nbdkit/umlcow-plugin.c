@@ -199,10 +199,7 @@ static int open_backing(void)
 		return -1;
 	}
 	b->fd = -1;
-	if (cow_backing_find(cow_path, &cf.info, backing_path, O_RDONLY, b,
-			     &e) ||
-	    cow_backing_not_self(&cf, b, &e) ||
-	    cow_backing_verify(&cf.info, b, force, &e)) {
+	if (cow_backing_open(&cf, backing_path, O_RDONLY, force, b, &e)) {
 		nbdkit_error("%s: %s", cow_path, e.msg);
 		goto out;
 	}

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include "filelock.h"
+#include "sysline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,23 +18,10 @@
 static void read_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64];
-	ssize_t n;
-	int fd;
 
-	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0) {
+	if (sys_read_line(path, buf, len))
 		buf[0] = '\0';
-		return;
-	}
-	buf[n] = '\0';
-	if (buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
 }
 
 /* Ask the kernel who holds a lock that conflicts with @type over the file. */

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 #include "loopdev.h"
+#include "sysline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ void loopdev_init(struct loopdev *ld)
 	ld->nr = -1;
 	ld->rdev = 0;
 	ld->path[0] = '\0';
+	ld->direct_io = false;
 }
 
 /* Open /dev/loopN, waiting a little for the node of a new device to appear. */
@@ -89,13 +91,15 @@ static int lock_loop_node(int fd)
 	return ret < 0 && errno == EWOULDBLOCK ? -EBUSY : 0;
 }
 
-static void fill_info(struct loop_info64 *info, bool read_only,
+static void fill_info(struct loop_info64 *info, unsigned int flags,
 		      const char *name)
 {
 	memset(info, 0, sizeof(*info));
 	info->lo_flags = LO_FLAGS_AUTOCLEAR;
-	if (read_only)
+	if (flags & LOOPDEV_READ_ONLY)
 		info->lo_flags |= LO_FLAGS_READ_ONLY;
+	if (flags & LOOPDEV_DIRECT_IO)
+		info->lo_flags |= LO_FLAGS_DIRECT_IO;
 	if (name)
 		snprintf((char *)info->lo_file_name, sizeof(info->lo_file_name),
 			 "%s", name);
@@ -111,8 +115,11 @@ static bool legacy_only(void)
 /*
  * Bind @file_fd to the open loop device @loop_fd. Returns 0, -EBUSY when the
  * device was taken by someone else (try another), or another negative errno.
+ * Direct I/O the file system refuses is no error: LOOP_CONFIGURE drops the
+ * flag by itself, LOOP_SET_DIRECT_IO fails (EINVAL) and is not retried;
+ * verify() reads back which it is.
  */
-static int configure(int loop_fd, int file_fd, bool read_only,
+static int configure(int loop_fd, int file_fd, unsigned int flags,
 		     const char *name)
 {
 	struct loop_config config;
@@ -120,7 +127,7 @@ static int configure(int loop_fd, int file_fd, bool read_only,
 
 	memset(&config, 0, sizeof(config));
 	config.fd = (unsigned int)file_fd;
-	fill_info(&config.info, read_only, name);
+	fill_info(&config.info, flags, name);
 	/* UMLCOW_LOOP_LEGACY=1 takes the old path, for the tests. */
 	if (!legacy_only()) {
 		if (ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0)
@@ -135,15 +142,20 @@ static int configure(int loop_fd, int file_fd, bool read_only,
 	 */
 	if (ioctl(loop_fd, LOOP_SET_FD, file_fd) < 0)
 		return -errno;
-	fill_info(&config.info, false, name);
+	fill_info(&config.info, flags & ~(LOOPDEV_READ_ONLY | LOOPDEV_DIRECT_IO),
+		  name);
 	/*
 	 * The kernel answers EAGAIN while it cannot drop the device's page
 	 * cache yet (a reader still has pages in flight): retry, as
 	 * util-linux's loopcxt_setup_device() does.
 	 */
 	for (int tries = 0;; tries++) {
-		if (ioctl(loop_fd, LOOP_SET_STATUS64, &config.info) == 0)
+		if (ioctl(loop_fd, LOOP_SET_STATUS64, &config.info) == 0) {
+			/* as losetup: after the status, its failure no error */
+			if (flags & LOOPDEV_DIRECT_IO)
+				ioctl(loop_fd, LOOP_SET_DIRECT_IO, 1UL);
 			return 0;
+		}
 		err = -errno;
 		if (err != -EAGAIN || tries >= STATUS_TRIES)
 			break;
@@ -153,8 +165,11 @@ static int configure(int loop_fd, int file_fd, bool read_only,
 	return err;
 }
 
-/* Read the status back: autoclear (and read-only) must have taken. */
-static int verify(int loop_fd, bool read_only)
+/*
+ * Read the status back: autoclear (and read-only) must have taken; whether
+ * direct I/O did goes to @direct_io.
+ */
+static int verify(int loop_fd, bool read_only, bool *direct_io)
 {
 	struct loop_info64 info;
 
@@ -165,6 +180,7 @@ static int verify(int loop_fd, bool read_only)
 		return LOOPDEV_ERR_AUTOCLEAR;
 	if (read_only && !(info.lo_flags & LO_FLAGS_READ_ONLY))
 		return LOOPDEV_ERR_READ_ONLY;
+	*direct_io = info.lo_flags & LO_FLAGS_DIRECT_IO;
 	return 0;
 }
 
@@ -180,18 +196,19 @@ const char *loopdev_strerror(int err)
 	}
 }
 
-int loopdev_attach(int file_fd, bool read_only, const char *name,
+int loopdev_attach(int file_fd, unsigned int flags, const char *name,
 		   struct loopdev *ld)
 {
-	int ctl, flags, err = -EBUSY;
+	bool read_only = flags & LOOPDEV_READ_ONLY, direct_io = false;
+	int ctl, fl, err = -EBUSY;
 	struct stat st;
 
 	loopdev_init(ld);
 
-	flags = fcntl(file_fd, F_GETFL);
-	if (flags < 0)
+	fl = fcntl(file_fd, F_GETFL);
+	if (fl < 0)
 		return -errno;
-	if (!read_only && (flags & O_ACCMODE) == O_RDONLY)
+	if (!read_only && (fl & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
 
 	ctl = open(LOOP_CONTROL, O_RDWR | O_CLOEXEC);
@@ -215,7 +232,7 @@ int loopdev_attach(int file_fd, bool read_only, const char *name,
 		}
 		err = lock_loop_node(fd);
 		if (!err)
-			err = configure(fd, file_fd, read_only, name);
+			err = configure(fd, file_fd, flags, name);
 		if (err == -EBUSY) {
 			/* Another program took it between GET_FREE and us. */
 			close(fd);
@@ -223,7 +240,7 @@ int loopdev_attach(int file_fd, bool read_only, const char *name,
 			continue;
 		}
 		if (err == 0) {
-			err = verify(fd, read_only);
+			err = verify(fd, read_only, &direct_io);
 			if (err == 0 && fstat(fd, &st) < 0)
 				err = -errno;
 			if (err) {
@@ -234,6 +251,7 @@ int loopdev_attach(int file_fd, bool read_only, const char *name,
 			ld->fd = fd;
 			ld->nr = nr;
 			ld->rdev = st.st_rdev;
+			ld->direct_io = direct_io;
 			memcpy(ld->path, path, sizeof(ld->path));
 			break;
 		}
@@ -265,37 +283,11 @@ void loopdev_detach(struct loopdev *ld)
 	loopdev_init(ld);
 }
 
-static int read_sysfs_line(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	if (len == 0)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	else if ((size_t)n == len - 1)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int loopdev_backing_file(dev_t rdev, char *buf, size_t len)
 {
 	char path[96];
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/loop/backing_file",
 		 major(rdev), minor(rdev));
-	return read_sysfs_line(path, buf, len);
+	return sys_read_line(path, buf, len);
 }

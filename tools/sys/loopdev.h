@@ -26,15 +26,28 @@ struct loopdev {
 	int nr;				/* N of /dev/loopN, -1 if none */
 	dev_t rdev;			/* its device number */
 	char path[LOOPDEV_PATH_MAX];	/* "/dev/loopN" */
+	bool direct_io;			/* LO_FLAGS_DIRECT_IO took */
 };
+
+/* loopdev_attach()'s @flags. */
+#define LOOPDEV_READ_ONLY	(1u << 0)
+/*
+ * Ask for direct I/O (LO_FLAGS_DIRECT_IO) on the backing file: no second
+ * copy of its pages in the page cache. A file system that cannot do
+ * O_DIRECT on the file (or whose block size the loop device does not meet)
+ * refuses it; the device is then attached buffered, as losetup --direct-io
+ * does, and @ld->direct_io says which it got.
+ */
+#define LOOPDEV_DIRECT_IO	(1u << 1)
 
 /* A struct loopdev that holds nothing (safe to detach or release). */
 void loopdev_init(struct loopdev *ld);
 
 /*
  * Attach the open file @file_fd to a free loop device, with autoclear, and
- * read-only when @read_only (the file must then be open for reading; it
- * must be open read-write otherwise). @name is stored as the loop's
+ * read-only with LOOPDEV_READ_ONLY in @flags (the file must then be open
+ * for reading; it must be open read-write otherwise), with direct I/O if
+ * it can with LOOPDEV_DIRECT_IO. @name is stored as the loop's
  * lo_file_name (may be NULL). The loop device holds its own reference to
  * the file description: the caller may close @file_fd afterwards, and locks
  * taken on that description live as long as the loop device.
@@ -43,7 +56,7 @@ void loopdev_init(struct loopdev *ld);
  * With UMLCOW_LOOP_LEGACY=1 in the environment it skips LOOP_CONFIGURE and
  * takes the LOOP_SET_FD + LOOP_SET_STATUS64 path (for the tests).
  */
-int loopdev_attach(int file_fd, bool read_only, const char *name,
+int loopdev_attach(int file_fd, unsigned int flags, const char *name,
 		   struct loopdev *ld);
 
 /*

@@ -3,9 +3,10 @@
  * loop-attach - attach a file to a loop device with sys/loopdev.c and
  * detach it again; for tests/host/400, which runs it under loopshim.so.
  *
- *   loop-attach [--read-only] FILE [CMD]
+ *   loop-attach [--read-only] [--direct-io] FILE [CMD]
  *
- * Prints "attached /dev/loopN" or "error: MESSAGE" (exit 1).  CMD, if
+ * Prints "attached /dev/loopN" (and "direct I/O: on|off" with --direct-io)
+ * or "error: MESSAGE" (exit 1).  CMD, if
  * given, runs through sh while the device is attached and still open here,
  * with its path in $LOOPDEV; its exit status is printed.
  */
@@ -19,27 +20,39 @@
 
 int main(int argc, char **argv)
 {
-	bool ro = argc >= 3 && !strcmp(argv[1], "--read-only");
-	const char *cmd = argc == 3 + ro ? argv[2 + ro] : NULL;
+	unsigned int flags = 0;
+	const char *file, *cmd;
 	struct loopdev ld;
-	int fd, err;
+	int fd, err, i;
 
-	if (argc != 2 + ro && argc != 3 + ro) {
-		fprintf(stderr, "usage: loop-attach [--read-only] FILE [CMD]\n");
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--read-only"))
+			flags |= LOOPDEV_READ_ONLY;
+		else if (!strcmp(argv[i], "--direct-io"))
+			flags |= LOOPDEV_DIRECT_IO;
+		else
+			break;
+	if (argc - i != 1 && argc - i != 2) {
+		fprintf(stderr, "usage: loop-attach [--read-only] [--direct-io] FILE [CMD]\n");
 		return 2;
 	}
-	fd = open(argv[1 + ro], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	file = argv[i];
+	cmd = argc - i == 2 ? argv[i + 1] : NULL;
+	fd = open(file, (flags & LOOPDEV_READ_ONLY ? O_RDONLY : O_RDWR) |
+		  O_CLOEXEC);
 	if (fd < 0) {
-		perror(argv[1 + ro]);
+		perror(file);
 		return 2;
 	}
-	err = loopdev_attach(fd, ro, argv[1 + ro], &ld);
+	err = loopdev_attach(fd, flags, file, &ld);
 	close(fd);
 	if (err) {
 		printf("error: %s\n", loopdev_strerror(err));
 		return 1;
 	}
 	printf("attached %s\n", ld.path);
+	if (flags & LOOPDEV_DIRECT_IO)
+		printf("direct I/O: %s\n", ld.direct_io ? "on" : "off");
 	if (cmd) {
 		fflush(stdout);
 		setenv("LOOPDEV", ld.path, 1);

@@ -13,6 +13,9 @@
  *   eagain=N          the first N LOOP_SET_STATUS64 fail with EAGAIN
  *   drop-autoclear    LO_FLAGS_AUTOCLEAR does not stick
  *   drop-read-only    LO_FLAGS_READ_ONLY does not stick
+ *   no-dio            the file system cannot do direct I/O: LOOP_CONFIGURE
+ *                     drops LO_FLAGS_DIRECT_IO, LOOP_SET_DIRECT_IO fails
+ *                     with EINVAL (as the kernel's loop_update_dio())
  *
  * Each loop ioctl is written to stderr as "loopshim: NAME -> result".
  * Built only for the tests (tools/Makefile: build/asan/loopshim.so); the
@@ -43,7 +46,7 @@ static struct {
 	unsigned int flags[MAX_FD];	/* lo_flags of a bound device */
 	int next_free;
 	int busy, eagain;
-	bool no_configure, drop_autoclear, drop_read_only;
+	bool no_configure, drop_autoclear, drop_read_only, no_dio;
 	bool parsed;
 } shim;
 
@@ -68,6 +71,8 @@ static void parse_faults(void)
 			shim.drop_autoclear = true;
 		else if (!strcmp(tok, "drop-read-only"))
 			shim.drop_read_only = true;
+		else if (!strcmp(tok, "no-dio"))
+			shim.no_dio = true;
 		else
 			fprintf(stderr, "loopshim: unknown fault '%s'\n", tok);
 	}
@@ -135,8 +140,11 @@ static int answer(const char *what, int ret, int err)
 	return ret;
 }
 
-/* The kernel's LOOP_SET_STATUS64 changes only these flags. */
-#define SETTABLE (LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN | LO_FLAGS_DIRECT_IO)
+/*
+ * The kernel's LOOP_SET_STATUS64 changes only these flags (direct I/O only
+ * through LOOP_SET_DIRECT_IO).
+ */
+#define SETTABLE (LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN)
 
 static unsigned int kept(unsigned int flags)
 {
@@ -159,6 +167,8 @@ static int loop_ioctl(int fd, unsigned long req, void *arg)
 		if (shim.busy > 0 && shim.busy--)
 			return answer("LOOP_CONFIGURE", -1, EBUSY);
 		shim.flags[fd] = kept(cfg->info.lo_flags);
+		if (shim.no_dio)
+			shim.flags[fd] &= ~LO_FLAGS_DIRECT_IO;
 		return answer("LOOP_CONFIGURE", 0, 0);
 	case LOOP_SET_FD: {
 		int fl = fcntl((int)(long)arg, F_GETFL);
@@ -175,6 +185,14 @@ static int loop_ioctl(int fd, unsigned long req, void *arg)
 		shim.flags[fd] = (shim.flags[fd] & ~SETTABLE) |
 				 kept(info->lo_flags & SETTABLE);
 		return answer("LOOP_SET_STATUS64", 0, 0);
+	case LOOP_SET_DIRECT_IO:
+		if (shim.no_dio)
+			return answer("LOOP_SET_DIRECT_IO", -1, EINVAL);
+		if (arg)
+			shim.flags[fd] |= LO_FLAGS_DIRECT_IO;
+		else
+			shim.flags[fd] &= ~LO_FLAGS_DIRECT_IO;
+		return answer("LOOP_SET_DIRECT_IO", 0, 0);
 	case LOOP_GET_STATUS64:
 		memset(info, 0, sizeof(*info));
 		info->lo_flags = shim.flags[fd];
