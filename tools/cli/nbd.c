@@ -539,7 +539,8 @@ int nbd_open(const struct cli_opts *o, const char *path, const char *name)
 		cli_err(path, "%s: %s", why, strerror(-err));
 		goto out;
 	}
-	cli_info(path, "connected to /dev/nbd%d", nd.index);
+	cli_info(path, "connected to /dev/nbd%d (%d connection%s)", nd.index,
+		 nd.connections, nd.connections == 1 ? "" : "s");
 	{
 		char line[64];
 

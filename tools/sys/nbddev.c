@@ -314,6 +314,48 @@ static int index_rdev(int index, dev_t *rdev)
 	return 0;
 }
 
+/* A socket connected to @sa with the handshake done, or a negative errno. */
+static int open_connection(const struct sockaddr_un *sa, struct nbddev *nd,
+			   const char **why)
+{
+	int fd, err;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = "socket";
+		return -errno;
+	}
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		err = -errno;
+		*why = "cannot connect to the server's socket";
+		close(fd);
+		return err;
+	}
+	err = handshake(fd, nd, why);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * How many connections to give the device: one per online CPU (at most
+ * NBDDEV_MAX_CONNECTIONS), when the server says that a flush on any of them
+ * covers the writes of all (NBD_FLAG_CAN_MULTI_CONN); else one.  With one,
+ * every request goes through one kernel receive thread and one server
+ * thread whatever the queue depth (bench/README.md, "Why the QD16 random-read
+ * row is a tie").
+ */
+static int connections_wanted(const struct nbddev *nd)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!(nd->flags & NBD_FLAG_CAN_MULTI_CONN) || cpus < 2)
+		return 1;
+	return cpus < NBDDEV_MAX_CONNECTIONS ? (int)cpus : NBDDEV_MAX_CONNECTIONS;
+}
+
 int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 		   const char **why)
 {
@@ -324,7 +366,8 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 	const char *dummy;
 	uint64_t size, bsize = 512, sflags;
 	uint32_t sfd;
-	int fd, fam, err;
+	int fds[NBDDEV_MAX_CONNECTIONS];
+	int n = 0, want, i, fam, err;
 
 	if (!why)
 		why = &dummy;
@@ -335,19 +378,30 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		*why = "socket";
-		return -errno;
+	err = open_connection(&sa, nd, why);
+	if (err < 0)
+		return err;
+	fds[n++] = err;
+	err = 0;
+	/*
+	 * More connections only as the server offers them: one that refuses
+	 * or answers differently leaves the device with those made so far.
+	 */
+	want = connections_wanted(nd);
+	while (n < want) {
+		struct nbddev more;
+		const char *ignored;
+		int fd = open_connection(&sa, &more, &ignored);
+
+		if (fd < 0)
+			break;
+		if (more.size != nd->size || more.flags != nd->flags) {
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		*why = "cannot connect to the server's socket";
-		goto out;
-	}
-	err = handshake(fd, nd, why);
-	if (err)
-		goto out;
+	nd->connections = n;
 	fam = family();
 	if (fam < 0) {
 		err = fam;
@@ -360,14 +414,16 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 	sflags = nd->flags;
 	if (no_trim)
 		sflags &= ~(uint64_t)NBD_FLAG_SEND_TRIM;
-	sfd = (uint32_t)fd;
 	nl_put(&m, NBD_ATTR_SIZE_BYTES, &size, sizeof(size));
 	nl_put(&m, NBD_ATTR_BLOCK_SIZE_BYTES, &bsize, sizeof(bsize));
 	nl_put(&m, NBD_ATTR_SERVER_FLAGS, &sflags, sizeof(sflags));
 	socks = nl_put(&m, NBD_ATTR_SOCKETS | NLA_F_NESTED, NULL, 0);
-	item = nl_put(&m, NBD_SOCK_ITEM | NLA_F_NESTED, NULL, 0);
-	nl_put(&m, NBD_SOCK_FD, &sfd, sizeof(sfd));
-	nl_end(&m, item);
+	for (i = 0; i < n; i++) {
+		sfd = (uint32_t)fds[i];
+		item = nl_put(&m, NBD_SOCK_ITEM | NLA_F_NESTED, NULL, 0);
+		nl_put(&m, NBD_SOCK_FD, &sfd, sizeof(sfd));
+		nl_end(&m, item);
+	}
 	nl_end(&m, socks);
 	err = nl_talk(&m, &ans);
 	if (err) {
@@ -388,8 +444,9 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 		nd->index = -1;
 	}
 out:
-	/* The kernel holds its own reference to the socket now. */
-	close(fd);
+	/* The kernel holds its own references to the sockets now. */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 	return err;
 }
 

@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The most connections one device gets (nbddev_connect()). */
+#define NBDDEV_MAX_CONNECTIONS 4
+
 /* The block major of nbd devices. */
 #define NBDDEV_MAJOR 43
 
@@ -25,12 +28,15 @@ struct nbddev {
 	uint64_t size;		/* bytes, as the server said */
 	uint16_t flags;		/* the server's transmission flags */
 	bool read_only;		/* NBD_FLAG_READ_ONLY */
+	int connections;	/* sockets the device was given */
 };
 
 /*
  * Connect the Unix socket @sock_path, negotiate the default export, and
  * give the connection to a free nbd device (loading the nbd module with
- * modprobe when its netlink family is missing). With @no_trim the kernel
+ * modprobe when its netlink family is missing); when the server allows it
+ * (NBD_FLAG_CAN_MULTI_CONN), one connection per online CPU, at most
+ * NBDDEV_MAX_CONNECTIONS. With @no_trim the kernel
  * is not told that the server takes discards. Fills @nd.
  * On failure *@why (if not NULL) says which step failed.
  */
