@@ -23,7 +23,7 @@
 #include "engine.h"
 
 struct cow_engine {
-	struct cow_file *cf;
+	const struct cow_file *cf;
 	const struct cow_info *ci;
 	int backing_fd;
 	uint64_t ss;			/* sector size */
@@ -47,11 +47,75 @@ static ssize_t sys_pwrite(int fd, const void *buf, size_t len, off_t off)
 
 static const struct cow_engine_ops sys_ops = { sys_pwrite, fdatasync };
 
+/* ---- the format's arithmetic ------------------------------------------ */
+
+uint64_t cow_sector_pos(const struct cow_info *ci, uint64_t n)
+{
+	return ci->data_offset + n * ci->sector_size;
+}
+
+bool cow_bit(const uint8_t *bm, uint64_t n)
+{
+	return (bm[n / 8] >> (n % 8)) & 1;
+}
+
+/* Whether the 64 bits from @n (a multiple of 64) are all @value. */
+static bool word_is(const uint8_t *bm, uint64_t n, bool value)
+{
+	uint64_t w;
+
+	memcpy(&w, bm + n / 8, sizeof(w));
+	return w == (value ? UINT64_MAX : 0);
+}
+
+uint64_t cow_bits_run(const uint8_t *bm, uint64_t n, uint64_t end,
+		      bool *alloc)
+{
+	uint64_t s = n + 1;
+
+	*alloc = cow_bit(bm, n);
+	while (s < end) {
+		if (s % 64 == 0 && end - s >= 64 && word_is(bm, s, *alloc)) {
+			s += 64;
+			continue;
+		}
+		if (s % 8 == 0 && end - s >= 8 &&
+		    bm[s / 8] == (*alloc ? 0xff : 0)) {
+			s += 8;
+			continue;
+		}
+		if (cow_bit(bm, s) != *alloc)
+			break;
+		s++;
+	}
+	return s - n;
+}
+
+void cow_bits_fill(uint8_t *bm, uint64_t first, uint64_t count, bool value)
+{
+	uint64_t n = first, end = first + count;
+
+	while (n < end) {
+		if (n % 8 == 0 && end - n >= 8) {
+			uint64_t bytes = (end - n) / 8;
+
+			memset(bm + n / 8, value ? 0xff : 0, (size_t)bytes);
+			n += bytes * 8;
+			continue;
+		}
+		if (value)
+			bm[n / 8] |= (uint8_t)(1U << (n % 8));
+		else
+			bm[n / 8] &= (uint8_t)~(1U << (n % 8));
+		n++;
+	}
+}
+
 /* ---- the bitmap in memory (callers hold mu) --------------------------- */
 
 static bool bit(const struct cow_engine *e, uint64_t n)
 {
-	return n < e->ci->tracked_sectors && ((e->bm[n / 8] >> (n % 8)) & 1);
+	return n < e->ci->tracked_sectors && cow_bit(e->bm, n);
 }
 
 static uint64_t block_of_byte(const struct cow_engine *e, uint64_t b)
@@ -80,50 +144,47 @@ static void clear_dirty(struct cow_engine *e, uint64_t blk)
 	e->ndirty--;
 }
 
-/* Set the bits of [@first, @first + @count); returns how many were clear. */
-static uint64_t __set_bits(struct cow_engine *e, uint64_t first,
-			   uint64_t count)
-{
-	uint64_t n, newly = 0;
-
-	for (n = first; n < first + count; n++) {
-		uint8_t mask = (uint8_t)(1U << (n % 8));
-
-		if (e->bm[n / 8] & mask)
-			continue;
-		e->bm[n / 8] |= mask;
-		mark_dirty(e, block_of_byte(e, n / 8));
-		newly++;
-	}
-	return newly;
-}
-
 /*
  * The run of equal bits from sector @n, at most @max sectors long: its
- * value in *@alloc, its length returned (>= 1). Whole bytes at a time
- * where they are all clear or all set.
+ * value in *@alloc, its length returned (>= 1).
  */
 static uint64_t __run(const struct cow_engine *e, uint64_t n, uint64_t max,
 		      bool *alloc)
 {
-	uint64_t end = n + max, s = n + 1;
+	uint64_t end = n + max;
 
-	*alloc = bit(e, n);
-	if (n >= e->ci->tracked_sectors)	/* never allocated */
+	if (n >= e->ci->tracked_sectors) {	/* never allocated */
+		*alloc = false;
 		return max;
+	}
 	if (end > e->ci->tracked_sectors)
 		end = e->ci->tracked_sectors;
-	while (s < end) {
-		if (s % 8 == 0 && end - s >= 8 &&
-		    e->bm[s / 8] == (*alloc ? 0xff : 0)) {
-			s += 8;
-			continue;
+	return cow_bits_run(e->bm, n, end, alloc);
+}
+
+/*
+ * Set the bits of [@first, @first + @count), dirtying the blocks of those
+ * that were clear; returns how many were.
+ */
+static uint64_t __set_bits(struct cow_engine *e, uint64_t first,
+			   uint64_t count)
+{
+	uint64_t n = first, end = first + count, newly = 0;
+
+	while (n < end) {
+		bool set;
+		uint64_t run = cow_bits_run(e->bm, n, end, &set), b;
+
+		if (!set) {
+			cow_bits_fill(e->bm, n, run, true);
+			for (b = block_of_byte(e, n / 8);
+			     b <= block_of_byte(e, (n + run - 1) / 8); b++)
+				mark_dirty(e, b);
+			newly += run;
 		}
-		if (bit(e, s) != *alloc)
-			break;
-		s++;
+		n += run;
 	}
-	return s - n;
+	return newly;
 }
 
 static uint64_t run_locked(struct cow_engine *e, uint64_t n, uint64_t max,
@@ -157,6 +218,79 @@ bool cow_engine_allocated(struct cow_engine *e, uint64_t n)
 	return b;
 }
 
+uint64_t cow_engine_run(struct cow_engine *e, uint64_t n, uint64_t max,
+			bool *alloc)
+{
+	return run_locked(e, n, max, alloc);
+}
+
+uint64_t cow_engine_alloc_count(struct cow_engine *e)
+{
+	uint64_t s, run, count = 0, nr = e->ci->tracked_sectors;
+	bool alloc;
+
+	pthread_mutex_lock(&e->mu);
+	for (s = 0; s < nr; s += run) {
+		run = __run(e, s, nr - s, &alloc);
+		if (alloc)
+			count += run;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return count;
+}
+
+uint64_t cow_engine_alloc_end(struct cow_engine *e)
+{
+	uint64_t n = e->ci->tracked_sectors;
+
+	pthread_mutex_lock(&e->mu);
+	while (n > 0) {
+		if (n % 64 == 0 && word_is(e->bm, n - 64, false))
+			n -= 64;
+		else if (n % 8 == 0 && e->bm[n / 8 - 1] == 0)
+			n -= 8;
+		else if (!cow_bit(e->bm, n - 1))
+			n--;
+		else
+			break;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+uint64_t cow_engine_cow_pos(const struct cow_engine *e, uint64_t off)
+{
+	return cow_sector_pos(e->ci, off / e->ss) + off % e->ss;
+}
+
+uint64_t cow_engine_data_end(struct cow_engine *e)
+{
+	uint64_t end = cow_engine_alloc_end(e);
+
+	if (!end)
+		return 0;
+	/* The image's short last sector ends with the image. */
+	return end * e->ss > e->ci->size ? cow_engine_cow_pos(e, e->ci->size) :
+	       cow_sector_pos(e->ci, end);
+}
+
+int cow_engine_data_check(struct cow_engine *e, struct cow_err *err)
+{
+	uint64_t at = cow_engine_data_end(e), fsize;
+
+	if (!at)
+		return 0;
+	/* The size now, not at open: written sectors may have grown it. */
+	if (cow_fd_size(e->cf->fd, &fsize, err))
+		return -1;
+	if (at <= fsize)
+		return 0;
+	cow_seterr(err, "allocated sectors have no data: the last allocated one ends at byte %llu, the file at %llu (truncated?); their contents are lost, not zeros",
+		   (unsigned long long)at, (unsigned long long)fsize);
+	err->kind = COW_ERR_INVALID;
+	return -1;
+}
+
 uint64_t cow_engine_dirty_blocks(struct cow_engine *e)
 {
 	uint64_t n;
@@ -168,6 +302,79 @@ uint64_t cow_engine_dirty_blocks(struct cow_engine *e)
 }
 
 /* ---- open and close --------------------------------------------------- */
+
+#define LOAD_CHUNK	65536U
+#define PAGE		4096U
+
+/*
+ * Bitmap bytes [@pos, @end) into e->bm, which is zeroed: through a chunk
+ * buffer, copying only the pages that hold a bit, so that the memory of a
+ * bitmap that is mostly zeros (written as zeros, not a hole) stays untouched.
+ */
+static int read_bitmap_part(struct cow_engine *e, uint64_t pos, uint64_t end,
+			    struct cow_err *err)
+{
+	uint8_t *buf = malloc(LOAD_CHUNK);
+	size_t i;
+
+	if (!buf) {
+		cow_seterr(err, "out of memory");
+		return -1;
+	}
+	while (pos < end) {
+		size_t n = end - pos > LOAD_CHUNK ? LOAD_CHUNK :
+			   (size_t)(end - pos);
+
+		if (cow_bitmap_read(e->cf, pos, buf, n, err)) {
+			free(buf);
+			return -1;
+		}
+		for (i = 0; i < n; i += PAGE) {
+			size_t l = n - i < PAGE ? n - i : PAGE;
+
+			if (!cow_is_zero(buf + i, l))
+				memcpy(e->bm + pos + i, buf + i, l);
+		}
+		pos += n;
+	}
+	free(buf);
+	return 0;
+}
+
+/*
+ * The bitmap into e->bm (zeroed), its data only: a hole of a sparse COW
+ * file is skipped with SEEK_DATA, so its pages are never touched.
+ */
+static int read_bitmap_data(struct cow_engine *e, struct cow_err *err)
+{
+	const struct cow_info *ci = e->ci;
+	uint64_t pos = 0, span = ci->bitmap_span;
+
+	while (pos < span) {
+		off_t at = (off_t)(ci->bitmap_offset + pos);
+		off_t d = lseek(e->cf->fd, at, SEEK_DATA), h;
+		uint64_t end = span;
+
+		if (d < 0 && errno == ENXIO)
+			break;			/* holes to the end */
+		if (d > at)
+			pos = (uint64_t)d - ci->bitmap_offset;
+		if (pos >= span)
+			break;
+		if (d >= 0) {
+			h = lseek(e->cf->fd, (off_t)(ci->bitmap_offset + pos),
+				  SEEK_HOLE);
+			if (h > 0 && (uint64_t)h - ci->bitmap_offset < span)
+				end = (uint64_t)h - ci->bitmap_offset;
+		}
+		if (end <= pos)
+			end = span;
+		if (read_bitmap_part(e, pos, end, err))
+			return -1;
+		pos = end;
+	}
+	return 0;
+}
 
 static int load_bitmap(struct cow_engine *e, struct cow_err *err)
 {
@@ -185,7 +392,7 @@ static int load_bitmap(struct cow_engine *e, struct cow_err *err)
 			   (unsigned long long)ci->bitmap_span);
 		return -1;
 	}
-	return cow_bitmap_read(e->cf, 0, e->bm, (size_t)ci->bitmap_span, err);
+	return read_bitmap_data(e, err);
 }
 
 /* A writable engine must be able to write every sector's data. */
@@ -213,7 +420,7 @@ static int check_writable(struct cow_engine *e, struct cow_err *err)
 	return 0;
 }
 
-int cow_engine_open(struct cow_engine **out, struct cow_file *cf,
+int cow_engine_open(struct cow_engine **out, const struct cow_file *cf,
 		    int backing_fd, const struct cow_engine_opts *o,
 		    struct cow_err *err)
 {
@@ -358,7 +565,7 @@ int cow_engine_read(struct cow_engine *e, void *buf, size_t len,
 		size_t n = run * ss - in < len ? (size_t)(run * ss - in) : len;
 
 		if (alloc ? cow_pread_full(e->cf->fd, p, n,
-					   e->ci->data_offset + off, err) :
+					   cow_engine_cow_pos(e, off), err) :
 			    cow_pread_full(e->backing_fd, p, n, off, err))
 			return read_err(err);
 		p += n;
@@ -380,7 +587,7 @@ int cow_engine_cache(struct cow_engine *e, size_t len, uint64_t off,
 		uint64_t run = run_locked(e, off / ss, nsec, &alloc);
 		size_t n = run * ss - in < len ? (size_t)(run * ss - in) : len;
 		int fd = alloc ? e->cf->fd : e->backing_fd;
-		uint64_t at = alloc ? e->ci->data_offset + off : off;
+		uint64_t at = alloc ? cow_engine_cow_pos(e, off) : off;
 
 		/* Advice only: an error here costs a later read nothing. */
 		(void)posix_fadvise(fd, (off_t)at, (off_t)n,
@@ -402,16 +609,16 @@ static int write_partial(struct cow_engine *e, uint64_t s, const void *buf,
 			 size_t len, uint64_t off, uint64_t *newly,
 			 struct cow_err *err)
 {
-	uint64_t ss = e->ss, at = e->ci->data_offset + s * ss;
+	uint64_t ss = e->ss, at = cow_sector_pos(e->ci, s);
 	uint8_t *sec;
 	int ret;
 
 	if (cow_engine_allocated(e, s))
-		return cow_write(e, buf, len, e->ci->data_offset + off, err);
+		return cow_write(e, buf, len, cow_engine_cow_pos(e, off), err);
 	pthread_mutex_lock(&e->rmw_mu);
 	if (cow_engine_allocated(e, s)) {	/* another RMW did it first */
 		pthread_mutex_unlock(&e->rmw_mu);
-		return cow_write(e, buf, len, e->ci->data_offset + off, err);
+		return cow_write(e, buf, len, cow_engine_cow_pos(e, off), err);
 	}
 	sec = malloc(ss);
 	if (!sec) {
@@ -437,8 +644,7 @@ static int write_partial(struct cow_engine *e, uint64_t s, const void *buf,
 static int write_whole(struct cow_engine *e, uint64_t s, uint64_t n,
 		       const void *buf, uint64_t *newly, struct cow_err *err)
 {
-	int ret = cow_write(e, buf, n * e->ss,
-			    e->ci->data_offset + s * e->ss, err);
+	int ret = cow_write(e, buf, n * e->ss, cow_sector_pos(e->ci, s), err);
 
 	if (!ret)
 		*newly += set_bits(e, s, n);
@@ -563,7 +769,7 @@ static int write_zeros(struct cow_engine *e, uint64_t at, uint64_t len,
 static int zero_sectors(struct cow_engine *e, uint64_t s0, uint64_t s1,
 			uint64_t *newly, struct cow_err *err)
 {
-	uint64_t at = e->ci->data_offset + s0 * e->ss, len = (s1 - s0) * e->ss;
+	uint64_t at = cow_sector_pos(e->ci, s0), len = (s1 - s0) * e->ss;
 	int ret = 0;
 
 	if (fallocate(e->cf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -814,7 +1020,8 @@ int cow_engine_extent(struct cow_engine *e, uint64_t off, uint64_t len,
 	run = run_locked(e, off / ss, (off % ss + len + ss - 1) / ss, &alloc);
 	n = run * ss - off % ss < len ? run * ss - off % ss : len;
 	if (alloc)
-		n = probe_holes(e, e->cf->fd, e->ci->data_offset, off, n, &zero);
+		n = probe_holes(e, e->cf->fd, cow_sector_pos(e->ci, 0), off, n,
+				&zero);
 	else
 		n = probe_holes(e, e->backing_fd, 0, off, n, &zero);
 	if (alloc)

@@ -46,6 +46,28 @@
 
 struct cow_engine;
 
+/*
+ * The format's arithmetic, for every user of a COW file (the engine below,
+ * merge, check, convert, the bitmap functions): one copy of it.
+ *
+ * Where sector @n's data lies in the COW file: data_offset + n * ss.
+ */
+uint64_t cow_sector_pos(const struct cow_info *ci, uint64_t n);
+
+/* Bit @n of the bitmap bytes @bm (sector n: byte n / 8, mask 1 << n % 8). */
+bool cow_bit(const uint8_t *bm, uint64_t n);
+
+/*
+ * The run of equal bits of @bm from bit @n up to @end (> @n): its value in
+ * *@alloc, its length returned (>= 1). Whole words where they are all clear
+ * or all set.
+ */
+uint64_t cow_bits_run(const uint8_t *bm, uint64_t n, uint64_t end,
+		      bool *alloc);
+
+/* Set (@value) or clear bits [@first, @first + @count) of @bm. */
+void cow_bits_fill(uint8_t *bm, uint64_t first, uint64_t count, bool value);
+
 /* The system calls the engine makes on the COW file; tests replace them. */
 struct cow_engine_ops {
 	ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
@@ -59,10 +81,12 @@ struct cow_engine_opts {
 
 /*
  * Read the bitmap of @cf into memory and serve it over @backing_fd. @cf
- * must have been opened writable unless o->read_only. Returns 0 with
- * *@out set, or -1 with the reason in @err.
+ * must have been opened writable unless o->read_only. A read-only engine
+ * that is never asked for backing sectors (check) may have @backing_fd -1.
+ * Holes of the bitmap are not read: memory is spent on the parts that hold
+ * bits. Returns 0 with *@out set, or -1 with the reason in @err.
  */
-int cow_engine_open(struct cow_engine **out, struct cow_file *cf,
+int cow_engine_open(struct cow_engine **out, const struct cow_file *cf,
 		    int backing_fd, const struct cow_engine_opts *o,
 		    struct cow_err *err);
 
@@ -135,6 +159,38 @@ int cow_engine_extent(struct cow_engine *e, uint64_t off, uint64_t len,
 
 /* Whether sector @n is allocated (its bit set in memory). */
 bool cow_engine_allocated(struct cow_engine *e, uint64_t n);
+
+/*
+ * Run iteration: the run of sectors from @n (< the image's sectors) that
+ * are all allocated or all not, at most @max long: its kind in *@alloc,
+ * its length returned (>= 1). Sectors past tracked_sectors are not
+ * allocated.
+ */
+uint64_t cow_engine_run(struct cow_engine *e, uint64_t n, uint64_t max,
+			bool *alloc);
+
+/* Allocated sectors, and the end of the last allocated one (0: none). */
+uint64_t cow_engine_alloc_count(struct cow_engine *e);
+uint64_t cow_engine_alloc_end(struct cow_engine *e);
+
+/*
+ * Byte of the COW file where image byte @off would lie in the data area
+ * (cow_sector_pos() of its sector, plus its place in it).
+ */
+uint64_t cow_engine_cow_pos(const struct cow_engine *e, uint64_t off);
+
+/*
+ * The byte of the COW file where the last allocated sector's data ends
+ * (the image's end within its short last sector), 0 when none is.
+ */
+uint64_t cow_engine_data_end(struct cow_engine *e);
+
+/*
+ * Whether the data of every allocated sector lies inside the COW file (its
+ * size now): 0, or -1 with the reason, kind COW_ERR_INVALID, when a
+ * truncated data area would read as zeros (cow_data_check()).
+ */
+int cow_engine_data_check(struct cow_engine *e, struct cow_err *err);
 
 /* Dirty bitmap blocks now (tests and status). */
 uint64_t cow_engine_dirty_blocks(struct cow_engine *e);
