@@ -70,13 +70,18 @@ const struct cli_help cmd_merge_help = {
 };
 
 const struct cli_help cmd_check_help = {
-	"Usage: " PROG " check [OPTIONS] FILE.cow\n"
+	"Usage: " PROG " check [--json] [OPTIONS] FILE.cow\n"
 	"Check a COW file: header sanity, bitmap inside the file, bits set past\n"
 	"the last sector, the v1/v2 short bitmap (and sectors UML wrote past it),\n"
 	"a file shorter than its data area, allocated sectors without data,\n"
 	"backing file present, matching, and not the COW file itself.\n"
 	"Exit status: 0 clean, 1 problems found, 2 could not check.\n",
-	OPT_COW, NULL, NULL,
+	OPT_JSON | OPT_COW,
+	(const struct cli_note[]){
+		{ "json", "one JSON object on stdout: \"file\", \"findings\"\n(each with \"level\", \"code\", \"message\", and\n\"sectors\", \"bytes\" or \"count\" where they apply;\nnotes too, without --verbose), \"problems\",\n\"verdict\" (clean, problems, not-checked; then\n\"error\")" },
+		{ NULL, NULL },
+	},
+	NULL,
 };
 
 const struct cli_help cmd_upgrade_help = {
@@ -463,15 +468,81 @@ out:
 	return ret;
 }
 
-static void check_report(void *ctx, enum cow_check_level level,
-			 const char *msg)
+/* Where check's findings go: lines, or the JSON writer. */
+struct check_out {
+	const char *path;
+	struct json *j;		/* NULL: text */
+};
+
+static void check_report(void *ctx, const struct cow_finding *f)
 {
 	static const char *const names[] = { "note", "warning", "problem" };
-	const char *path = ctx;
+	const struct check_out *co = ctx;
+	struct json *j = co->j;
 
-	if (level == COW_CHECK_NOTE && !cli_verbose)
+	if (!j) {
+		if (f->level != COW_CHECK_NOTE || cli_verbose)
+			printf("%s: %s: %s\n", cli_q(co->path),
+			       names[f->level], cli_q(f->msg));
 		return;
-	printf("%s: %s: %s\n", cli_q(path), names[level], cli_q(msg));
+	}
+	json_object_begin(j, NULL);
+	json_string(j, "level", names[f->level]);
+	json_string(j, "code", f->code);
+	json_string(j, "message", f->msg);
+	if (f->range == COW_RANGE_SECTORS) {
+		json_object_begin(j, "sectors");
+		json_u64(j, "first", f->first);
+		json_u64(j, "count", f->count);
+		json_object_end(j);
+	} else if (f->range == COW_RANGE_BYTES) {
+		json_object_begin(j, "bytes");
+		json_u64(j, "offset", f->first);
+		json_u64(j, "length", f->count);
+		json_object_end(j);
+	}
+	if (f->has_number)
+		json_u64(j, "count", f->number);
+	json_object_end(j);
+}
+
+/* A finding of check's own (the header no layout accepts). */
+static void check_say(struct check_out *co, enum cow_check_level level,
+		      const char *code, const char *msg)
+{
+	struct cow_finding f = { .level = level, .code = code, .msg = msg };
+
+	check_report(co, &f);
+}
+
+/*
+ * The end of check's report: "clean", "N problems found" (not after a
+ * header no layout accepts: @header_bad), or (could not check) the error
+ * on stderr, and in JSON the verdict. Returns the exit status: 0 clean,
+ * 1 problems found, 2 could not check.
+ */
+static int check_end(struct check_out *co, int problems, const char *error,
+		     bool header_bad)
+{
+	struct json *j = co->j;
+
+	if (error)
+		cli_err(co->path, "could not check: %s", error);
+	if (j) {
+		json_array_end(j);
+		json_u64(j, "problems", problems > 0 ? (uint64_t)problems : 0);
+		json_string(j, "verdict", error ? "not-checked" :
+			    problems ? "problems" : "clean");
+		if (error)
+			json_string(j, "error", error);
+		json_object_end(j);
+	} else if (!error && problems && !header_bad) {
+		printf("%s: %d problem%s found\n", cli_q(co->path), problems,
+		       problems == 1 ? "" : "s");
+	} else if (!error && !problems) {
+		printf("%s: clean\n", cli_q(co->path));
+	}
+	return error ? 2 : problems ? 1 : 0;
 }
 
 /*
@@ -485,13 +556,14 @@ int cmd_check(int argc, char **argv)
 	struct cow_file cf;
 	struct cow_backing *b;
 	struct cow_err *err, *berr;
-	const char *path;
+	struct check_out co;
+	struct json j;
 	bool have_b;
 	int problems, ret;
 
 	cli_stdout_error_status = 2;	/* a report not written: not checked */
 	CLI_PARSE(argc, argv, &cmd_check_help, 1, 1, &o);
-	path = o.args[0];
+	co = (struct check_out){ o.args[0], o.json ? &j : NULL };
 	oo = (struct cow_open_opts){ .layout = o.layout, .backing = o.backing };
 	b = malloc(sizeof(*b));
 	err = malloc(sizeof(*err));
@@ -501,39 +573,36 @@ int cmd_check(int argc, char **argv)
 		ret = 2;
 		goto out_free;
 	}
-	if (cow_open(&cf, path, &oo, err)) {
+	if (o.json) {
+		json_init(&j, stdout);
+		json_object_begin(&j, NULL);
+		json_string(&j, "file", co.path);
+		json_array_begin(&j, "findings");
+	}
+	if (cow_open(&cf, co.path, &oo, err)) {
 		if (err->kind == COW_ERR_INVALID) {
 			/* a header no layout accepts: a problem found */
-			printf("%s: problem: %s\n", cli_q(path),
-			       cli_q(err->msg));
-			if (err->detail[0] && cli_verbose)
-				printf("%s: note: %s\n", cli_q(path),
-				       cli_q(err->detail));
-			ret = 1;
+			check_say(&co, COW_CHECK_PROBLEM, "invalid-header",
+				  err->msg);
+			if (err->detail[0])
+				check_say(&co, COW_CHECK_NOTE,
+					  "invalid-header-detail",
+					  err->detail);
+			ret = check_end(&co, 1, NULL, true);
 		} else {
-			cli_err(path, "could not check: %s", err->msg);
-			ret = 2;
+			ret = check_end(&co, 0, err->msg, false);
 		}
 		goto out_free;
 	}
+	co.path = cf.path;
 	have_b = cow_backing_find(cf.path, &cf.info, o.backing, O_RDONLY, b,
 				  berr) == 0;
 	cow_backing_close(b);	/* check reads nothing from it */
 	if (have_b && cow_backing_not_self(&cf, b, berr))
 		have_b = false;
 	problems = cow_check(&cf, have_b ? b : NULL, berr->msg, o.force,
-			     check_report, cf.path, err);
-	if (problems < 0) {
-		cli_err(cf.path, "could not check: %s", err->msg);
-		ret = 2;
-	} else if (problems) {
-		printf("%s: %d problem%s found\n", cli_q(cf.path), problems,
-		       problems == 1 ? "" : "s");
-		ret = 1;
-	} else {
-		printf("%s: clean\n", cli_q(cf.path));
-		ret = 0;
-	}
+			     check_report, &co, err);
+	ret = check_end(&co, problems, problems < 0 ? err->msg : NULL, false);
 	cow_close(&cf);
 out_free:
 	free(berr);

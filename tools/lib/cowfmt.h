@@ -507,8 +507,25 @@ enum cow_check_level {
 	COW_CHECK_PROBLEM,	/* makes check exit 1 */
 };
 
-typedef void (*cow_report_fn)(void *ctx, enum cow_check_level level,
-			      const char *msg);
+/* What a finding of cow_check() is about, when it is about a range. */
+enum cow_range_kind {
+	COW_RANGE_NONE,
+	COW_RANGE_SECTORS,	/* sectors [first, first + count) of the image */
+	COW_RANGE_BYTES,	/* bytes [first, first + count) of the COW file */
+};
+
+/* One finding of cow_check(). */
+struct cow_finding {
+	enum cow_check_level level;
+	const char *code;	/* a stable word: "data-missing" */
+	const char *msg;	/* the sentence check prints */
+	enum cow_range_kind range;
+	uint64_t first, count;	/* the range, when there is one */
+	bool has_number;
+	uint64_t number;	/* how many ("allocated": sectors) */
+};
+
+typedef void (*cow_report_fn)(void *ctx, const struct cow_finding *f);
 
 /*
  * fsck for COW files. @b is the backing file found (NULL if none; @berr
