@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cowfmt.h"
+#include "engine.h"
 
 #define CHUNK	65536U
 
@@ -49,7 +50,7 @@ int cow_bitmap_test(const struct cow_file *cf, uint64_t n,
 		return 0;	/* its "bit" is the data area's first byte */
 	if (cow_bitmap_read(cf, n / 8, &b, 1, err))
 		return -1;
-	return (b >> (n % 8)) & 1;
+	return cow_bit(&b, n % 8);
 }
 
 static int check_range(const struct cow_info *ci, uint64_t first,
@@ -85,24 +86,17 @@ int cow_bitmap_set_range(struct cow_file *cf, uint64_t first, uint64_t count,
 	while (n < end) {
 		uint64_t b0 = n / 8;
 		uint64_t b1 = (end - 1) / 8 + 1;	/* bytes [b0, b1) */
-		size_t len, i;
+		uint64_t last;
+		size_t len;
 
 		if (b1 - b0 > CHUNK)
 			b1 = b0 + CHUNK;
 		len = (size_t)(b1 - b0);
+		last = end < b1 * 8 ? end : b1 * 8;
 		if (cow_bitmap_read(cf, b0, buf, len, err))
 			goto out;
-		for (i = 0; i < len * 8 && n < end; i++) {
-			uint64_t s = b0 * 8 + i;
-
-			if (s < n)
-				continue;
-			if (value)
-				buf[i / 8] |= (uint8_t)(1U << (i % 8));
-			else
-				buf[i / 8] &= (uint8_t)~(1U << (i % 8));
-			n = s + 1;
-		}
+		cow_bits_fill(buf, n - b0 * 8, last - n, value);
+		n = last;
 		if (cow_pwrite_full(cf->fd, buf, len, ci->bitmap_offset + b0,
 				    err))
 			goto out;
@@ -163,7 +157,8 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 	while (pos < end) {
 		off_t at = (off_t)(ci->bitmap_offset + pos);
 		off_t d = lseek(cf->fd, at, SEEK_DATA);
-		size_t len, i;
+		uint64_t i, run;
+		size_t len;
 
 		if (d < 0 && errno == ENXIO)
 			break;		/* nothing but holes from here */
@@ -180,19 +175,12 @@ int cow_bitmap_scan(const struct cow_file *cf, cow_run_fn fn, void *ctx,
 			ret = -1;
 			goto out;
 		}
-		for (i = 0; i < len && !ret; i++) {
-			uint64_t s = (pos + i) * 8;
-			unsigned int b = buf[i], j;
+		for (i = 0; i < len * 8 && !ret; i += run) {
+			bool alloc;
 
-			if (b == 0)
-				ret = run_close(&r);
-			else if (b == 0xff)
-				ret = run_add(&r, s, 8);
-			else
-				for (j = 0; j < 8 && !ret; j++)
-					ret = b & (1U << j) ?
-					      run_add(&r, s + j, 1) :
-					      run_close(&r);
+			run = cow_bits_run(buf, i, len * 8, &alloc);
+			ret = alloc ? run_add(&r, pos * 8 + i, run) :
+			      run_close(&r);
 		}
 		if (ret)
 			goto out;
@@ -232,7 +220,7 @@ int cow_bitmap_count_padding(const struct cow_file *cf, uint64_t *count,
 	if (cow_bitmap_read(cf, s / 8, &b, 1, err))
 		return -1;
 	for (; s < ci->nr_sectors; s++)
-		*count += (b >> (s % 8)) & 1;
+		*count += cow_bit(&b, s % 8);
 	return 0;
 }
 
@@ -240,17 +228,17 @@ int cow_write_sectors(struct cow_file *cf, uint64_t first, uint64_t count,
 		      const void *data, struct cow_err *err)
 {
 	const struct cow_info *ci = &cf->info;
-	uint64_t bytes;
+	uint64_t at, bytes;
 
 	if (check_range(ci, first, count, err))
 		return -1;
-	bytes = count * ci->sector_size;	/* <= data_end: no overflow */
+	at = cow_sector_pos(ci, first);		/* <= data_end: no overflow */
+	bytes = cow_sector_pos(ci, first + count) - at;
 	if (bytes > SIZE_MAX) {
 		cow_seterr(err, "write too large");
 		return -1;
 	}
-	if (cow_pwrite_full(cf->fd, data, (size_t)bytes,
-			    ci->data_offset + first * ci->sector_size, err))
+	if (cow_pwrite_full(cf->fd, data, (size_t)bytes, at, err))
 		return -1;
 	return cow_bitmap_set_range(cf, first, count, true, err);
 }

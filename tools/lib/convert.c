@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cowfmt.h"
+#include "engine.h"
 
 #define CCHUNK	(1U << 20)
 
@@ -33,9 +34,7 @@ static int copy_run(void *ctx, uint64_t first, uint64_t count)
 {
 	struct copy *c = ctx;
 	const struct cow_info *si = &c->src->info, *di = &c->dst->info;
-	uint64_t ss = si->sector_size, off = first * ss;
-	uint64_t end = (first + count) * ss;
-	uint64_t b;
+	uint64_t ss = si->sector_size, s = first, end = first + count;
 
 	if (first + count > di->tracked_sectors) {
 		cow_seterr(c->err, "sector %llu is allocated, but the %s layout's short bitmap has no bit for it",
@@ -43,25 +42,29 @@ static int copy_run(void *ctx, uint64_t first, uint64_t count)
 			   c->dst->info.layout_name);
 		return -1;
 	}
-	while (off < end) {
-		size_t len = end - off > CCHUNK ? CCHUNK : (size_t)(end - off);
+	while (s < end) {
+		uint64_t n = end - s > CCHUNK / ss ? CCHUNK / ss : end - s, k;
+		uint64_t at = cow_sector_pos(si, s);
 
-		if (cow_pread_full(c->src->fd, c->buf, len,
-				   si->data_offset + off, c->err))
+		if (cow_pread_full(c->src->fd, c->buf,
+				   (size_t)(cow_sector_pos(si, s + n) - at),
+				   at, c->err))
 			return -1;
 		/* Write only the non-zero sectors: zeros stay holes. */
-		for (b = 0; b < len; b += ss) {
-			if (cow_is_zero(c->buf + b, (size_t)ss))
+		for (k = 0; k < n; k++) {
+			const uint8_t *sec = c->buf + (cow_sector_pos(si, s + k) - at);
+
+			if (cow_is_zero(sec, (size_t)ss))
 				continue;
-			if (cow_pwrite_full(c->dst->fd, c->buf + b, (size_t)ss,
-					    di->data_offset + off + b, c->err))
+			if (cow_pwrite_full(c->dst->fd, sec, (size_t)ss,
+					    cow_sector_pos(di, s + k), c->err))
 				return -1;
 		}
-		off += len;
+		s += n;
 	}
 	if (cow_bitmap_set_range(c->dst, first, count, true, c->err))
 		return -1;
-	c->end = di->data_offset + (end < si->size ? end : si->size);
+	c->end = cow_sectors_end_pos(di, end);
 	if (c->p && c->p->fn)
 		c->p->fn(c->p->ctx, first + count, si->nr_sectors);
 	return 0;

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct cow_engine {
 
 	pthread_mutex_t commit_mu, rmw_mu, mu;
 	uint8_t *bm;			/* bitmap_span bytes, as on disk */
+	size_t bm_len;			/* its mapping's length */
 	uint64_t wb_len;		/* bytes that hold tracked bits */
 	uint64_t blk0;			/* file offset of dirty block 0 */
 	uint64_t nblocks;
@@ -52,6 +54,13 @@ static const struct cow_engine_ops sys_ops = { sys_pwrite, fdatasync };
 uint64_t cow_sector_pos(const struct cow_info *ci, uint64_t n)
 {
 	return ci->data_offset + n * ci->sector_size;
+}
+
+uint64_t cow_sectors_end_pos(const struct cow_info *ci, uint64_t n)
+{
+	/* The image's short last sector ends with the image. */
+	return n * ci->sector_size > ci->size ? ci->data_offset + ci->size :
+	       cow_sector_pos(ci, n);
 }
 
 bool cow_bit(const uint8_t *bm, uint64_t n)
@@ -224,6 +233,15 @@ uint64_t cow_engine_run(struct cow_engine *e, uint64_t n, uint64_t max,
 	return run_locked(e, n, max, alloc);
 }
 
+uint64_t cow_engine_run_bytes(struct cow_engine *e, uint64_t off,
+			      uint64_t len, bool *alloc)
+{
+	uint64_t ss = e->ss, in = off % ss;
+	uint64_t run = run_locked(e, off / ss, (in + len + ss - 1) / ss, alloc);
+
+	return run * ss - in < len ? run * ss - in : len;
+}
+
 uint64_t cow_engine_alloc_count(struct cow_engine *e)
 {
 	uint64_t s, run, count = 0, nr = e->ci->tracked_sectors;
@@ -267,11 +285,7 @@ uint64_t cow_engine_data_end(struct cow_engine *e)
 {
 	uint64_t end = cow_engine_alloc_end(e);
 
-	if (!end)
-		return 0;
-	/* The image's short last sector ends with the image. */
-	return end * e->ss > e->ci->size ? cow_engine_cow_pos(e, e->ci->size) :
-	       cow_sector_pos(e->ci, end);
+	return end ? cow_sectors_end_pos(e->ci, end) : 0;
 }
 
 int cow_engine_data_check(struct cow_engine *e, struct cow_err *err)
@@ -303,47 +317,9 @@ uint64_t cow_engine_dirty_blocks(struct cow_engine *e)
 
 /* ---- open and close --------------------------------------------------- */
 
-#define LOAD_CHUNK	65536U
-#define PAGE		4096U
-
-/*
- * Bitmap bytes [@pos, @end) into e->bm, which is zeroed: through a chunk
- * buffer, copying only the pages that hold a bit, so that the memory of a
- * bitmap that is mostly zeros (written as zeros, not a hole) stays untouched.
- */
-static int read_bitmap_part(struct cow_engine *e, uint64_t pos, uint64_t end,
-			    struct cow_err *err)
-{
-	uint8_t *buf = malloc(LOAD_CHUNK);
-	size_t i;
-
-	if (!buf) {
-		cow_seterr(err, "out of memory");
-		return -1;
-	}
-	while (pos < end) {
-		size_t n = end - pos > LOAD_CHUNK ? LOAD_CHUNK :
-			   (size_t)(end - pos);
-
-		if (cow_bitmap_read(e->cf, pos, buf, n, err)) {
-			free(buf);
-			return -1;
-		}
-		for (i = 0; i < n; i += PAGE) {
-			size_t l = n - i < PAGE ? n - i : PAGE;
-
-			if (!cow_is_zero(buf + i, l))
-				memcpy(e->bm + pos + i, buf + i, l);
-		}
-		pos += n;
-	}
-	free(buf);
-	return 0;
-}
-
 /*
  * The bitmap into e->bm (zeroed), its data only: a hole of a sparse COW
- * file is skipped with SEEK_DATA, so its pages are never touched.
+ * file is skipped with SEEK_DATA, not read.
  */
 static int read_bitmap_data(struct cow_engine *e, struct cow_err *err)
 {
@@ -369,7 +345,8 @@ static int read_bitmap_data(struct cow_engine *e, struct cow_err *err)
 		}
 		if (end <= pos)
 			end = span;
-		if (read_bitmap_part(e, pos, end, err))
+		if (cow_bitmap_read(e->cf, pos, e->bm + pos,
+				    (size_t)(end - pos), err))
 			return -1;
 		pos = end;
 	}
@@ -380,7 +357,16 @@ static int load_bitmap(struct cow_engine *e, struct cow_err *err)
 {
 	const struct cow_info *ci = e->ci;
 
-	e->bm = calloc(1, ci->bitmap_span ? ci->bitmap_span : 1);
+	/*
+	 * Zeroed pages from the kernel, not malloc's: a reused heap block
+	 * would be cleared by hand first (glibc raises its mmap threshold
+	 * after the first engine freed one, and merge opens two).
+	 */
+	e->bm_len = ci->bitmap_span ? (size_t)ci->bitmap_span : 1;
+	e->bm = mmap(NULL, e->bm_len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e->bm == MAP_FAILED)
+		e->bm = NULL;
 	/* The dirty blocks cover the bytes of tracked bits, from blk0. */
 	e->wb_len = (ci->tracked_sectors + 7) / 8;
 	e->blk0 = ci->bitmap_offset - ci->bitmap_offset % COW_ENGINE_BLOCK;
@@ -461,7 +447,8 @@ void cow_engine_free(struct cow_engine *e)
 	pthread_mutex_destroy(&e->rmw_mu);
 	pthread_mutex_destroy(&e->commit_mu);
 	free(e->dirty);
-	free(e->bm);
+	if (e->bm)
+		munmap(e->bm, e->bm_len);
 	free(e);
 }
 
@@ -551,18 +538,14 @@ static int check_io(const struct cow_engine *e, uint64_t off, uint64_t len,
 int cow_engine_read(struct cow_engine *e, void *buf, size_t len,
 		    uint64_t off, struct cow_err *err)
 {
-	uint64_t ss = e->ss;
 	char *p = buf;
 	int ret = check_io(e, off, len, false, err);
 
 	if (ret)
 		return ret;
 	while (len) {
-		uint64_t s = off / ss, in = off % ss;
-		uint64_t nsec = (in + len + ss - 1) / ss;
 		bool alloc;
-		uint64_t run = run_locked(e, s, nsec, &alloc);
-		size_t n = run * ss - in < len ? (size_t)(run * ss - in) : len;
+		size_t n = (size_t)cow_engine_run_bytes(e, off, len, &alloc);
 
 		if (alloc ? cow_pread_full(e->cf->fd, p, n,
 					   cow_engine_cow_pos(e, off), err) :
@@ -578,14 +561,11 @@ int cow_engine_read(struct cow_engine *e, void *buf, size_t len,
 int cow_engine_cache(struct cow_engine *e, size_t len, uint64_t off,
 		     struct cow_err *err)
 {
-	uint64_t ss = e->ss;
 	int ret = check_io(e, off, len, false, err);
 
 	while (!ret && len) {
-		uint64_t in = off % ss, nsec = (in + len + ss - 1) / ss;
 		bool alloc;
-		uint64_t run = run_locked(e, off / ss, nsec, &alloc);
-		size_t n = run * ss - in < len ? (size_t)(run * ss - in) : len;
+		size_t n = (size_t)cow_engine_run_bytes(e, off, len, &alloc);
 		int fd = alloc ? e->cf->fd : e->backing_fd;
 		uint64_t at = alloc ? cow_engine_cow_pos(e, off) : off;
 
@@ -1007,7 +987,7 @@ int cow_engine_extent(struct cow_engine *e, uint64_t off, uint64_t len,
 		      enum cow_extent_kind *kind, uint64_t *ext_len,
 		      struct cow_err *err)
 {
-	uint64_t ss = e->ss, n, run;
+	uint64_t n;
 	bool alloc, zero;
 	int ret = check_io(e, off, len, false, err);
 
@@ -1017,8 +997,7 @@ int cow_engine_extent(struct cow_engine *e, uint64_t off, uint64_t len,
 		cow_seterr(err, "an extent of no bytes");
 		return -EINVAL;
 	}
-	run = run_locked(e, off / ss, (off % ss + len + ss - 1) / ss, &alloc);
-	n = run * ss - off % ss < len ? run * ss - off % ss : len;
+	n = cow_engine_run_bytes(e, off, len, &alloc);
 	if (alloc)
 		n = probe_holes(e, e->cf->fd, cow_sector_pos(e->ci, 0), off, n,
 				&zero);

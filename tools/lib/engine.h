@@ -54,6 +54,13 @@ struct cow_engine;
  */
 uint64_t cow_sector_pos(const struct cow_info *ci, uint64_t n);
 
+/*
+ * Where the data of sectors [0, @n) ends in the COW file: as
+ * cow_sector_pos(), but within the image's short last sector at the
+ * image's end.
+ */
+uint64_t cow_sectors_end_pos(const struct cow_info *ci, uint64_t n);
+
 /* Bit @n of the bitmap bytes @bm (sector n: byte n / 8, mask 1 << n % 8). */
 bool cow_bit(const uint8_t *bm, uint64_t n);
 
@@ -83,8 +90,9 @@ struct cow_engine_opts {
  * Read the bitmap of @cf into memory and serve it over @backing_fd. @cf
  * must have been opened writable unless o->read_only. A read-only engine
  * that is never asked for backing sectors (check) may have @backing_fd -1.
- * Holes of the bitmap are not read: memory is spent on the parts that hold
- * bits. Returns 0 with *@out set, or -1 with the reason in @err.
+ * The whole bitmap is held in memory (bitmap_span bytes: 1/4096 of the
+ * image with 512-byte sectors); holes of a sparse COW file are not read.
+ * Returns 0 with *@out set, or -1 with the reason in @err.
  */
 int cow_engine_open(struct cow_engine **out, const struct cow_file *cf,
 		    int backing_fd, const struct cow_engine_opts *o,
@@ -168,6 +176,14 @@ bool cow_engine_allocated(struct cow_engine *e, uint64_t n);
  */
 uint64_t cow_engine_run(struct cow_engine *e, uint64_t n, uint64_t max,
 			bool *alloc);
+
+/*
+ * The same in bytes of the image: how many from @off (at most @len, > 0)
+ * lie in sectors that are all allocated or all not; the run ends on a
+ * sector boundary or at @off + @len.
+ */
+uint64_t cow_engine_run_bytes(struct cow_engine *e, uint64_t off,
+			      uint64_t len, bool *alloc);
 
 /* Allocated sectors, and the end of the last allocated one (0: none). */
 uint64_t cow_engine_alloc_count(struct cow_engine *e);

@@ -3,7 +3,9 @@
  * merge.c - the full image a COW file describes: the backing file with the
  * allocated sectors taken from the COW data area. Written sparse (blocks
  * that are all zero are left as holes) and fsync'd, or, in place, only the
- * allocated sectors written into the backing file.
+ * allocated sectors written into the backing file. Both read the image
+ * through a read-only engine (engine.h): where sector n lives is decided
+ * there, and only there.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -86,17 +88,14 @@ static int write_out(int out_fd, const uint8_t *buf, size_t len,
 static uint64_t skip_empty(struct cow_engine *e, int backing_fd, uint64_t pos,
 			   size_t len)
 {
-	const uint64_t ss = cow_engine_sector_size(e);
-	uint64_t s = pos / ss, nr = (cow_engine_size(e) + ss - 1) / ss;
-	uint64_t nb = next_data(backing_fd, pos), nc = UINT64_MAX, next;
+	uint64_t size = cow_engine_size(e), nb = next_data(backing_fd, pos);
+	uint64_t nc = size, next;
 	bool alloc;
 
-	if (s < nr) {
-		uint64_t run = cow_engine_run(e, s, nr - s, &alloc);
-
-		if (s + run < nr)
-			nc = (s + run) * ss;
-	}
+	if (pos < size)		/* the next allocated sector, if any */
+		nc = pos + cow_engine_run_bytes(e, pos, size - pos, &alloc);
+	if (nc >= size)
+		nc = UINT64_MAX;
 	next = nb < nc ? nb : nc;
 	next -= next % MCHUNK;
 	return next > pos + len ? next : pos + len;
@@ -105,7 +104,7 @@ static uint64_t skip_empty(struct cow_engine *e, int backing_fd, uint64_t pos,
 int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 	      const struct cow_progress *p, struct cow_err *err)
 {
-	uint64_t size = cf->info.size, ss = cf->info.sector_size, pos = 0;
+	uint64_t size = cf->info.size, pos = 0;
 	uint8_t *buf = cow_chunk_alloc(size, MCHUNK);
 	struct cow_engine *e = NULL;
 	bool sparse;
@@ -129,10 +128,9 @@ int cow_merge(const struct cow_file *cf, int backing_fd, int out_fd,
 	while (pos < size) {
 		size_t len = size - pos > MCHUNK ? MCHUNK :
 			     (size_t)(size - pos);
-		uint64_t n = (len + ss - 1) / ss;
 		bool alloc;
 
-		if (sparse && cow_engine_run(e, pos / ss, n, &alloc) >= n &&
+		if (sparse && cow_engine_run_bytes(e, pos, len, &alloc) == len &&
 		    !alloc && next_data(backing_fd, pos) >= pos + len) {
 			/* Nothing here: jump to the next data of either. */
 			pos = skip_empty(e, backing_fd, pos, len);
@@ -161,8 +159,7 @@ out:
 int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 		       const struct cow_progress *p, struct cow_err *err)
 {
-	uint64_t size = cf->info.size, ss = cf->info.sector_size;
-	uint64_t nr = cf->info.nr_sectors, s, run;
+	uint64_t size = cf->info.size, pos, run;
 	uint8_t *buf = cow_chunk_alloc(size, MCHUNK);
 	struct cow_engine *e = NULL;
 	int ret = -1;
@@ -175,15 +172,14 @@ int cow_merge_in_place(const struct cow_file *cf, int backing_fd,
 	e = engine(cf, backing_fd, err);
 	if (!e || cow_engine_data_check(e, err))
 		goto out;
-	for (s = 0; s < nr; s += run) {
-		uint64_t off, end;
+	for (pos = 0; pos < size; pos += run) {
+		uint64_t off = pos, end;
 		bool alloc;
 
-		run = cow_engine_run(e, s, nr - s, &alloc);
+		run = cow_engine_run_bytes(e, pos, size - pos, &alloc);
 		if (!alloc)
 			continue;
-		off = s * ss;
-		end = (s + run) * ss < size ? (s + run) * ss : size;
+		end = pos + run;
 		while (off < end) {
 			size_t len = end - off > MCHUNK ? MCHUNK :
 				     (size_t)(end - off);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -565,6 +566,138 @@ static void test_edges(void)
 	teardown(&f);
 }
 
+/* The bit arithmetic against a bit-by-bit model, at random. */
+static void test_bits(void)
+{
+	uint8_t bm[64], model[512];
+	bool runs_ok = true, fill_ok = true;
+	int round;
+
+	for (round = 0; round < 2000; round++) {
+		uint64_t n, end, first, count, i, run;
+		bool alloc, v = rnd(2);
+
+		/* Long runs of both kinds beside short ones: words, bytes. */
+		fill(bm, sizeof(bm));
+		first = rnd(64);
+		memset(bm + first, 0, (size_t)rnd(64 - first + 1));
+		first = rnd(64);
+		memset(bm + first, 0xff, (size_t)rnd(64 - first + 1));
+		for (i = 0; i < 512; i++)
+			model[i] = (bm[i / 8] >> (i % 8)) & 1;
+		n = rnd(511);
+		end = n + 1 + rnd(512 - n - 1);
+		run = cow_bits_run(bm, n, end, &alloc);
+		for (i = n; i < end && model[i] == model[n]; i++)
+			;
+		if (run != i - n || alloc != model[n])
+			runs_ok = false;
+		first = rnd(512);
+		count = rnd(512 - first + 1);
+		cow_bits_fill(bm, first, count, v);
+		for (i = 0; i < 512; i++)
+			if (cow_bit(bm, i) != (i >= first && i < first + count ?
+					       v : model[i]))
+				fill_ok = false;
+	}
+	check(runs_ok, "cow_bits_run() finds the runs a bit-by-bit walk finds");
+	check(fill_ok, "cow_bits_fill() sets and clears exactly its range");
+}
+
+/*
+ * Run iteration, the allocated count and end, the data end and the place of
+ * a sector, on a file whose last sector is short: all against the bits set.
+ */
+static void test_runs(void)
+{
+	struct fixture f;
+	struct cow_err err;
+	const struct cow_info *ci;
+	uint64_t s, run, total = 0, ss, nr;
+	uint8_t *sec;
+	bool alloc, ok = true;
+
+	if (setup(&f, "v3", 64 * 1024 + 1000))
+		return;
+	ci = &f.cf.info;
+	ss = ci->sector_size;
+	nr = ci->nr_sectors;
+	check(cow_sector_pos(ci, 3) == ci->data_offset + 3 * ss &&
+	      cow_engine_cow_pos(f.e, 3 * ss + 7) == ci->data_offset + 3 * ss + 7 &&
+	      cow_sectors_end_pos(ci, nr) == ci->data_offset + ci->size &&
+	      cow_sectors_end_pos(ci, 2) == ci->data_offset + 2 * ss,
+	      "a sector's place in the COW file; the short last one ends with the image");
+	check(cow_engine_alloc_count(f.e) == 0 && cow_engine_alloc_end(f.e) == 0 &&
+	      cow_engine_data_end(f.e) == 0 &&
+	      cow_engine_data_check(f.e, &err) == 0,
+	      "an empty file: nothing allocated, no data end, whole");
+	sec = calloc(1, (size_t)ss * 70);
+	check(sec && cow_engine_write(f.e, sec, ss * 70, 10 * ss, false, &err) == 0 &&
+	      cow_engine_write(f.e, sec, ss, 100 * ss, false, &err) == 0,
+	      "write sectors 10-79 and 100");
+	for (s = 0; s < nr; s += run) {
+		run = cow_engine_run(f.e, s, nr - s, &alloc);
+		if (run == 0 || alloc != (s >= 10 && s < 80) + (s == 100))
+			ok = false;
+		if (alloc)
+			total += run;
+	}
+	check(ok && total == 71, "run iteration: the runs written, and nothing else");
+	check(cow_engine_run(f.e, 20, 5, &alloc) == 5 && alloc &&
+	      cow_engine_run(f.e, 80, nr - 80, &alloc) == 20 && !alloc,
+	      "a run stops at its @max and at the next bit that differs");
+	check(cow_engine_run_bytes(f.e, 10 * ss + 3, 1000000, &alloc) ==
+	      70 * ss - 3 && alloc &&
+	      cow_engine_run_bytes(f.e, 0, 100, &alloc) == 100 && !alloc,
+	      "a run in bytes ends on a sector boundary or at its length");
+	check(cow_engine_alloc_count(f.e) == 71 &&
+	      cow_engine_alloc_end(f.e) == 101 &&
+	      cow_engine_data_end(f.e) == ci->data_offset + 101 * ss,
+	      "71 allocated, the last ends at sector 101");
+	check(cow_engine_write(f.e, sec, 1000 % ss, f.size - 1000 % ss, false,
+			       &err) == 0 &&
+	      cow_engine_alloc_end(f.e) == nr &&
+	      cow_engine_data_end(f.e) == ci->data_offset + f.size,
+	      "the short last sector: the data ends with the image");
+	check(ftruncate(f.cf.fd, (off_t)(ci->data_offset + 50 * ss)) == 0 &&
+	      cow_engine_data_check(f.e, &err) != 0 &&
+	      err.kind == COW_ERR_INVALID,
+	      "a data area cut short is refused: %s", err.msg);
+	free(sec);
+	teardown(&f);
+}
+
+/* A bitmap that is a hole of the file is not read, and reads as clear. */
+static void test_sparse_bitmap(void)
+{
+	struct fixture f;
+	struct cow_err err;
+	uint8_t sec[512] = { 7 };
+	uint64_t n, bo;
+	int fd;
+
+	if (setup(&f, "v3", 8ULL << 20))	/* 2 KiB of bitmap */
+		return;
+	n = f.cf.info.nr_sectors - 1;
+	check(cow_engine_write(f.e, sec, 512, n * 512, false, &err) == 0 &&
+	      cow_engine_flush(f.e, &err) == 0, "write and flush the last sector");
+	bo = f.cf.info.bitmap_offset;
+	engine_down(&f);
+	/* Punch the bitmap's first KiB: a hole, which must read as zeros. */
+	fd = open(f.cow, O_RDWR);
+	check(fd >= 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+				   FALLOC_FL_KEEP_SIZE, (off_t)bo, 1024) == 0,
+	      "punch the bitmap's first KiB");
+	if (fd >= 0)
+		close(fd);
+	if (engine_up(&f, true, NULL))
+		return;
+	check(cow_engine_alloc_count(f.e) == 1 && cow_engine_allocated(f.e, n) &&
+	      cow_engine_alloc_end(f.e) == n + 1,
+	      "a bitmap with a hole loads: the one bit past it is there");
+	teardown(&f);
+}
+
 int main(void)
 {
 	static const char *const layouts[] = {
@@ -585,6 +718,9 @@ int main(void)
 	test_short_bitmaps();
 	test_threads();
 	test_edges();
+	test_bits();
+	test_runs();
+	test_sparse_bitmap();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
