@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cowfmt.h"
+#include "engine.h"
 
 static uint64_t round_up(uint64_t v, uint64_t a)
 {
@@ -59,7 +60,7 @@ int cow_map_plan(const struct cow_info *info, uint32_t cow_block,
 	p->tail_sectors = whole - p->nr_sectors;
 	p->tail_len = p->tail_sectors * per;
 	p->read_only = p->tail_len != 0;
-	p->cow_need = p->data_offset + p->nr_sectors * ss;
+	p->cow_need = cow_sector_pos(info, p->nr_sectors);
 	return 0;
 }
 
