@@ -419,25 +419,8 @@ static struct umlcow_bitmap *umlcow_find_predecessor(struct umlcow_bitmap *bm,
 	return found;
 }
 
-/*
- * Commit @other while holding the commit_lock of the bitmap being loaded.
- * Both bitmaps belong to one dm device, and only a load nests two commit
- * locks: loads run in preresume, which dm core serializes per device
- * (md->suspend_lock), so two of them can never take the pair in opposite
- * orders.  The nesting level tells lockdep so.
- */
-static int __umlcow_write_back(struct umlcow_bitmap *bm);
-
-static int umlcow_commit_predecessor(struct umlcow_bitmap *other)
-{
-	int r = 0;
-
-	mutex_lock_nested(&other->commit_lock, SINGLE_DEPTH_NESTING);
-	if (other->loaded)
-		r = __umlcow_write_back(other);
-	mutex_unlock(&other->commit_lock);
-	return r;
-}
+static int umlcow_commit_nested(struct umlcow_bitmap *bm,
+				unsigned int subclass);
 
 /*
  * Write back what the bitmaps a resumed table replaces still hold, before
@@ -454,7 +437,14 @@ static int umlcow_settle_predecessors(struct umlcow_bitmap *bm,
 	int r;
 
 	while ((other = umlcow_find_predecessor(bm, table, &writable))) {
-		r = writable ? umlcow_commit_predecessor(other) : -EROFS;
+		/*
+		 * Inside the commit_lock of @bm: only a load nests two of
+		 * them, loads run in preresume, which dm core serializes
+		 * per device (md->suspend_lock), and both bitmaps belong to
+		 * one device, so the pair is never taken the other way.
+		 */
+		r = writable ? umlcow_commit_nested(other, SINGLE_DEPTH_NESTING) :
+			       -EROFS;
 		if (r) {
 			/* Reading now would serve a bitmap missing those bits. */
 			DMERR("%pg: bits of the replaced table on %pg cannot be written: %d",
@@ -695,6 +685,19 @@ fail:
 	return r;
 }
 
+/* umlcow_bitmap_commit(), at lockdep nesting level @subclass. */
+static int umlcow_commit_nested(struct umlcow_bitmap *bm,
+				unsigned int subclass)
+{
+	int r = 0;
+
+	mutex_lock_nested(&bm->commit_lock, subclass);
+	if (bm->loaded)
+		r = __umlcow_write_back(bm);
+	mutex_unlock(&bm->commit_lock);
+	return r;
+}
+
 /**
  * umlcow_bitmap_commit() - Make every completed write durable.
  * @bm: the bitmap
@@ -708,13 +711,7 @@ fail:
  */
 int umlcow_bitmap_commit(struct umlcow_bitmap *bm)
 {
-	int r = 0;
-
-	mutex_lock(&bm->commit_lock);
-	if (bm->loaded)
-		r = __umlcow_write_back(bm);
-	mutex_unlock(&bm->commit_lock);
-	return r;
+	return umlcow_commit_nested(bm, 0);
 }
 
 /* --- Life cycle --- */
