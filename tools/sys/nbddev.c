@@ -367,7 +367,7 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 	uint64_t size, bsize = 512, sflags;
 	uint32_t sfd;
 	int fds[NBDDEV_MAX_CONNECTIONS];
-	int n = 0, want, i, fam, err;
+	int n = 0, want, i, fd, fam, err = 0;
 
 	if (!why)
 		why = &dummy;
@@ -378,11 +378,10 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, sock_path);
-	err = open_connection(&sa, nd, why);
-	if (err < 0)
-		return err;
-	fds[n++] = err;
-	err = 0;
+	fd = open_connection(&sa, nd, why);
+	if (fd < 0)
+		return fd;
+	fds[n++] = fd;
 	/*
 	 * More connections only as the server offers them: one that refuses
 	 * or answers differently leaves the device with those made so far.
@@ -391,7 +390,8 @@ int nbddev_connect(const char *sock_path, bool no_trim, struct nbddev *nd,
 	while (n < want) {
 		struct nbddev more;
 		const char *ignored;
-		int fd = open_connection(&sa, &more, &ignored);
+
+		fd = open_connection(&sa, &more, &ignored);
 
 		if (fd < 0)
 			break;
