@@ -17,7 +17,9 @@
       non-zero exit of CMD is counted as a failed point (replay goes on).
       --limit stops after N points.  --skip-same runs CMD only where IMAGE
       changed since the last point it ran at (and at every mark): the
-      same image gives the same result.
+      same image gives the same result.  --share K/N runs CMD at every
+      Nth of the points it would run at, from the Kth, and at every mark
+      (tests/check --share: N runs with K = 1..N check every point once).
 
       With --cow, IMAGE is a UML COW file (bitmap at byte BMO, data area at
       byte DAO, SS-byte sectors, NSEC sectors): every write that touches
@@ -179,6 +181,17 @@ class CowCheck:
             self.bitmap[off - self.bmo] = new
 
 
+def parse_share(text):
+    """K/N, 1 <= K <= N, as (K, N)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not K/N: %r" % text)
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError("not 1 <= K <= N: %r" % text)
+    return k, n
+
+
 def cmd_info(args):
     log = Log(args.log)
     counts = {}
@@ -195,7 +208,8 @@ def cmd_replay(args):
     log = Log(args.log)
     img = os.open(args.image, os.O_RDWR)
     cow = CowCheck(args.cow, args.image) if args.cow else None
-    points = failed = checked = 0
+    points = failed = checked = due = 0
+    share_k, share_n = args.share
     changed = True
     for i, sector, nr, flags, mark, data_pos in log.entries():
         if flags & FLUSH and cow:
@@ -218,8 +232,18 @@ def cmd_replay(args):
         # A point whose image equals the last checked one's gives the same
         # result, unless it is a mark (its check may expect more).
         if args.exec and (changed or flags & MARK or not args.skip_same):
-            checked += 1
+            due += 1
             changed = False
+            # The points due are the same for every share; each checks
+            # every Nth of them, and every mark.
+            if not flags & MARK and (due - 1) % share_n != share_k - 1:
+                due_here = False
+            else:
+                due_here = True
+        else:
+            due_here = False
+        if due_here:
+            checked += 1
             env = dict(os.environ, POINT=str(i), KIND=kind_of(flags),
                        MARK=mark, IMAGE=args.image)
             sys.stdout.flush()
@@ -253,6 +277,7 @@ def main():
     s.add_argument("--limit", type=int, default=0)
     s.add_argument("--every-entry", action="store_true")
     s.add_argument("--skip-same", action="store_true")
+    s.add_argument("--share", type=parse_share, default=(1, 1))
     args = p.parse_args()
     return cmd_info(args) if args.cmd == "info" else cmd_replay(args)
 
