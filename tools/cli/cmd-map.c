@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "act-nbd.h"
 #include "cli.h"
 #include "dmdev.h"
 #include "json.h"
@@ -280,25 +281,27 @@ static bool want_nbd(const char *path)
 	return true;
 }
 
-/* open --via nbd: refuse a file mapped already, then nbd_open(). */
+/* open --via nbd: refuse the target's options, then act_nbd_open(). */
 static int open_nbd(const struct cli_opts *o, const char *path,
 		    const char *name)
 {
-	char other[2 * DM_NAME_LEN];
+	struct act_nbd_open_opts ao = {
+		.name = name,
+		.no_discard = o->no_discard,
+		.log = cli_act_log,
+	};
+	struct act_nbd_open_result r;
 	struct act_err e;
-	struct stat st;
 
 	if (o->have_commit_interval)
 		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
 	if (o->direct_io)
 		return cli_usage_error("open", "--direct-io is for the loop devices of the target; nbdkit serves the file itself");
-	if (stat(path, &st) == 0 &&
-	    act_mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
-		other[strcspn(other, "\n")] = '\0';
-		act_already_mapped(&e, path, other);
+	nbd_file_of(o, path, &ao.file);
+	if (act_nbd_open(&ao, &r, &e))
 		return cli_act_err(&e);
-	}
-	return nbd_open(o, path, name);
+	printf("%s\n", r.node);
+	return EXIT_OK;
 }
 
 int cmd_open(int argc, char **argv)
@@ -360,7 +363,7 @@ struct mapping {
 	uint64_t allocated, total, dirty, memory;
 	char mode[16];		/* rw, ro, fail */
 	char access[16];	/* writable, read_only */
-	struct nbd_mapping *nbd;	/* an nbd-backed one: what it is */
+	struct act_nbd_mapping *nbd;	/* an nbd-backed one: what it is */
 };
 
 /* "MAJ:MIN" of a table to the loop's backing file, else a /dev path. */
@@ -381,12 +384,12 @@ static void dev_to_file(const char *dev, char *buf, size_t len)
  */
 static void parse_nbd(const struct dmdev *dev, struct mapping *m)
 {
-	struct nbd_mapping *nm = malloc(sizeof(*nm));
+	struct act_nbd_mapping *nm = malloc(sizeof(*nm));
 
 	m->nbd = nm;
 	if (!nm)
 		return;
-	nbd_mapping_get(dev, nm);
+	act_nbd_mapping_get(dev, nm);
 	snprintf(m->cow_file, sizeof(m->cow_file), "%s", nm->cow_file);
 	snprintf(m->backing_file, sizeof(m->backing_file), "%s",
 		 nm->backing_file);
@@ -673,8 +676,9 @@ int cmd_close(int argc, char **argv)
 	dmdev_set_verbose(cli_verbose);
 	/* No device, but a runtime directory: an interrupted open --via nbd. */
 	if (!dmdev_check_name(o.args[0], NULL) &&
-	    dmdev_exists(o.args[0]) == 0 && nbd_leftover(o.args[0]))
-		return nbd_close_leftover(o.args[0]);
+	    dmdev_exists(o.args[0]) == 0 && act_nbd_leftover(o.args[0]))
+		return act_nbd_close_leftover(o.args[0], cli_act_log, &e) ?
+		       cli_act_err(&e) : EXIT_OK;
 	ret = resolve(o.args[0], name, DM_NAME_LEN, argv[0]);
 	if (ret)
 		return ret;
@@ -686,8 +690,10 @@ int cmd_close(int argc, char **argv)
 		if (act_is_nbd_mapping(&dev)) {
 			if (o.deferred)
 				ret = cli_usage_error(argv[0], "--deferred cannot stop the server of a mapping made with --via nbd");
+			else if (act_nbd_close(&dev, cli_act_log, &e))
+				ret = cli_act_err(&e);
 			else
-				ret = nbd_close(&dev);
+				ret = EXIT_OK;
 			dmdev_free(&dev);
 			return ret;
 		}
@@ -775,7 +781,8 @@ int cmd_commit(int argc, char **argv)
 
 		dmdev_free(&dev);
 		if (nbd)
-			return nbd_commit(name);
+			return act_nbd_commit(name, cli_act_log, &e) ?
+			       cli_act_err(&e) : EXIT_OK;
 	}
 	if (umlcow_commit(name, &e))
 		return cli_act_err(&e);
