@@ -196,30 +196,29 @@ int act_already_mapped(struct act_err *e, const char *path,
 int act_lock(int fd, bool exclusive, const char *path, bool cow,
 	     struct act_err *e)
 {
+	static const struct filelock_words cow_words = {
+		.hint = "is UML running on it?", .outcome = "not mapped",
+	};
+	static const struct filelock_words backing_words = {
+		.backing = true, .outcome = "not mapped",
+	};
 	struct filelock_holder h;
-	char holder[256], name[2 * DM_NAME_LEN];
+	char why[512], name[2 * DM_NAME_LEN];
 	struct stat st;
 	int err = filelock_take(fd, exclusive, &h);
 
 	if (!err)
 		return 0;
-	if (err != -EAGAIN) {
-		act_set_err(e, ACT_ERR_FAIL, path, "cannot lock: %s",
-			    strerror(-err));
-		return -1;
-	}
-	if (cow && (!h.known || h.ofd) && fstat(fd, &st) == 0 &&
+	if (err == -EAGAIN && cow && (!h.known || h.ofd) &&
+	    fstat(fd, &st) == 0 &&
 	    act_mappings_of(st.st_dev, st.st_ino, name, sizeof(name)) > 0) {
 		name[strcspn(name, "\n")] = '\0';
 		return act_already_mapped(e, path, name);
 	}
-	filelock_describe(&h, holder, sizeof(holder));
-	if (cow)
-		act_set_err(e, ACT_ERR_BUSY, path, "in use: %s (is UML running on it?); not mapped",
-			    holder);
-	else
-		act_set_err(e, ACT_ERR_BUSY, path, "the backing file is in use: %s; not mapped",
-			    holder);
+	filelock_refusal(err, &h, cow ? &cow_words : &backing_words, why,
+			 sizeof(why));
+	act_set_err(e, err == -EAGAIN ? ACT_ERR_BUSY : ACT_ERR_FAIL, path,
+		    "%s", why);
 	return -1;
 }
 

@@ -150,19 +150,18 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 /* Take UML's kind of lock on @fd, or say who holds it. */
 static int lock(int fd, bool exclusive, const char *path)
 {
+	static const struct filelock_words words = {
+		.bracket = true,
+		.outcome = "stop UML or close the mapping first",
+	};
 	struct filelock_holder h;
-	char who[160];
-	int ret = filelock_take(fd, exclusive, &h);
+	char why[512];
+	int err = filelock_take(fd, exclusive, &h);
 
-	if (ret == 0)
+	if (err == 0)
 		return 0;
-	if (ret == -EAGAIN) {
-		filelock_describe(&h, who, sizeof(who));
-		cli_err(path, "in use (%s); stop UML or close the mapping first",
-			who);
-	} else {
-		cli_err(path, "cannot lock: %s", strerror(-ret));
-	}
+	filelock_refusal(err, &h, &words, why, sizeof(why));
+	cli_err(path, "%s", why);
 	return -1;
 }
 
