@@ -120,8 +120,7 @@ static int open_cow(struct cow_file *cf, const char *path,
 
 	if (cow_open(cf, path, &oo, &err)) {
 		cli_cow_err(path, &err);
-		return err.kind == COW_ERR_AMBIGUOUS ||
-		       err.kind == COW_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		return cli_exit_status(act_cow_kind(&err));
 	}
 	cli_info(path, "layout %s: %s", cf->info.layout_name, cf->why);
 	return 0;

@@ -27,15 +27,6 @@
 void cli_mapping_json_begin(struct json *j, const struct dmdev *d,
 			    const char *via);
 
-/*
- * What the activation layer (act.h) says, shown the CLI's way (cmd-map.c):
- * the one table from an error's kind to the exit status; an error printed
- * (its detail with --verbose), returning that status; a remark.
- */
-int cli_exit_status(enum act_err_kind kind);
-int cli_act_err(const struct act_err *e);
-void cli_act_log(enum act_log_level level, const char *file, const char *msg);
-
 /* The COW options (OPT_COW, --read-only) of @path as act-nbd takes them. */
 void nbd_file_of(const struct cli_opts *o, const char *path,
 		 struct act_nbd_file *f);
