@@ -196,11 +196,28 @@ static void default_name(const char *path, char *name, size_t len)
 }
 
 /*
+ * Why cli_q() would change the name @s. In a UTF-8 locale: a C1 control, a
+ * bidirectional or zero-width character, bytes that are not UTF-8. Outside
+ * one (C, POSIX) every byte from 0x80 up is shown \xNN, whatever it
+ * encodes: then it is the locale that refuses an otherwise printable name.
+ */
+static const char *name_unshown(const char *s)
+{
+	bool ascii_ok = true;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ascii_ok = false;
+	if (!cli_q_utf8() && ascii_ok)
+		return "the name has bytes outside ASCII, which this locale (its character set is not UTF-8) does not show as they are";
+	return "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+}
+
+/*
  * The device name: --name, or the file's name. open prints the device's
  * path for scripts to use, so it must be printable exactly and safely: a
- * name cli_q() would change (a C1 control, a bidirectional or zero-width
- * character, bytes that are not UTF-8) is refused, as device-mapper's own
- * rules refuse a '/'.
+ * name cli_q() would change (name_unshown() says why) is refused, as
+ * device-mapper's own rules refuse a '/'.
  */
 static int open_name(const struct cli_opts *o, const char *path, char *name,
 		     size_t len)
@@ -215,7 +232,7 @@ static int open_name(const struct cli_opts *o, const char *path, char *name,
 	if (dmdev_check_name(checked, &why) == 0) {
 		if (cli_q_plain(checked))
 			return 0;
-		why = "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+		why = name_unshown(checked);
 	}
 	if (o->name) {
 		cli_err(NULL, "invalid --name '%s': %s", o->name, why);
