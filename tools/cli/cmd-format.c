@@ -429,7 +429,7 @@ static int in_place_allowed(const struct cli_opts *o)
 	if (!o->backing)
 		return cli_usage_error("merge", "--in-place writes into the backing file: name it with --backing PATH (the header's path is not trusted for writing)");
 	if (!o->yes) {
-		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
+		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes (or -q, --batch-mode) to do it (other COW files on %s will no longer match its mtime)",
 			o->backing, o->backing);
 		return EXIT_FAIL;
 	}
