@@ -15,6 +15,7 @@
  * loop devices and the mapping all go away together at close.
  */
 #include "act.h"
+#include "act-int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +36,8 @@
 
 /* ---- errors and remarks ---------------------------------------------- */
 
-static void set_err(struct act_err *e, enum act_err_kind kind,
-		    const char *file, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void set_err(struct act_err *e, enum act_err_kind kind,
-		    const char *file, const char *fmt, ...)
+void act_set_err(struct act_err *e, enum act_err_kind kind, const char *file,
+		 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -59,21 +56,16 @@ enum act_err_kind act_cow_kind(const struct cow_err *ce)
 	       ACT_ERR_USAGE : ACT_ERR_FAIL;
 }
 
-/* A library error about @file into @e; returns -1. */
-static int cow_failed(struct act_err *e, const char *file,
-		      const struct cow_err *ce)
+int act_cow_failed(struct act_err *e, const char *file,
+		   const struct cow_err *ce)
 {
-	set_err(e, act_cow_kind(ce), file, "%s", ce->msg);
+	act_set_err(e, act_cow_kind(ce), file, "%s", ce->msg);
 	snprintf(e->detail, sizeof(e->detail), "%s", ce->detail);
 	return -1;
 }
 
-static void say(act_log_fn log, enum act_log_level level, const char *file,
-		const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void say(act_log_fn log, enum act_log_level level, const char *file,
-		const char *fmt, ...)
+void act_say(act_log_fn log, enum act_log_level level, const char *file,
+	     const char *fmt, ...)
 {
 	char msg[2 * COW_PATH_MAX + 1024];
 	va_list ap;
@@ -89,11 +81,11 @@ static void say(act_log_fn log, enum act_log_level level, const char *file,
 int act_dm_err(struct act_err *e, const char *what, int err)
 {
 	if (err == -ENODEV || err == -ENOENT || err == -ENXIO)
-		set_err(e, ACT_ERR_NO_DM, what, "device-mapper is not available (is the dm-mod module loaded?)");
+		act_set_err(e, ACT_ERR_NO_DM, what, "device-mapper is not available (is the dm-mod module loaded?)");
 	else
-		set_err(e, ACT_ERR_FAIL, what, "device-mapper: %s%s%s",
-			strerror(-err), dmdev_last_error()[0] ? ": " : "",
-			dmdev_last_error());
+		act_set_err(e, ACT_ERR_FAIL, what, "device-mapper: %s%s%s",
+			    strerror(-err), dmdev_last_error()[0] ? ": " : "",
+			    dmdev_last_error());
 	return -1;
 }
 
@@ -196,38 +188,37 @@ int act_mappings_of(dev_t dev, ino_t ino, char *names, size_t len)
 int act_already_mapped(struct act_err *e, const char *path,
 			  const char *name)
 {
-	set_err(e, ACT_ERR_BUSY, path, "already mapped as %s/%s (umlcow-setup close %s); not mapped again",
-		DMDEV_DIR, name, name);
+	act_set_err(e, ACT_ERR_BUSY, path, "already mapped as %s/%s (umlcow-setup close %s); not mapped again",
+		    DMDEV_DIR, name, name);
 	return -1;
 }
 
 int act_lock(int fd, bool exclusive, const char *path, bool cow,
 	     struct act_err *e)
 {
+	static const struct filelock_words cow_words = {
+		.hint = "is UML running on it?", .outcome = "not mapped",
+	};
+	static const struct filelock_words backing_words = {
+		.backing = true, .outcome = "not mapped",
+	};
 	struct filelock_holder h;
-	char holder[256], name[2 * DM_NAME_LEN];
+	char why[512], name[2 * DM_NAME_LEN];
 	struct stat st;
 	int err = filelock_take(fd, exclusive, &h);
 
 	if (!err)
 		return 0;
-	if (err != -EAGAIN) {
-		set_err(e, ACT_ERR_FAIL, path, "cannot lock: %s",
-			strerror(-err));
-		return -1;
-	}
-	if (cow && (!h.known || h.ofd) && fstat(fd, &st) == 0 &&
+	if (err == -EAGAIN && cow && (!h.known || h.ofd) &&
+	    fstat(fd, &st) == 0 &&
 	    act_mappings_of(st.st_dev, st.st_ino, name, sizeof(name)) > 0) {
 		name[strcspn(name, "\n")] = '\0';
 		return act_already_mapped(e, path, name);
 	}
-	filelock_describe(&h, holder, sizeof(holder));
-	if (cow)
-		set_err(e, ACT_ERR_BUSY, path, "in use: %s (is UML running on it?); not mapped",
-			holder);
-	else
-		set_err(e, ACT_ERR_BUSY, path, "the backing file is in use: %s; not mapped",
-			holder);
+	filelock_refusal(err, &h, cow ? &cow_words : &backing_words, why,
+			 sizeof(why));
+	act_set_err(e, err == -EAGAIN ? ACT_ERR_BUSY : ACT_ERR_FAIL, path,
+		    "%s", why);
 	return -1;
 }
 
@@ -242,21 +233,21 @@ static int create_failed(struct act_err *e, const char *what,
 	snprintf(dmmsg, sizeof(dmmsg), "%s", dmdev_last_error());
 
 	if (err == -EEXIST)
-		set_err(e, ACT_ERR_BUSY, what, "a device-mapper device named '%s' exists already (choose another name with --name)",
-			name);
+		act_set_err(e, ACT_ERR_BUSY, what, "a device-mapper device named '%s' exists already (choose another name with --name)",
+			    name);
 	else if (err == -ENODEV || err == -ENOENT)
-		set_err(e, ACT_ERR_NO_DM, what, "device-mapper is not available (is the dm-mod module loaded?)");
+		act_set_err(e, ACT_ERR_NO_DM, what, "device-mapper is not available (is the dm-mod module loaded?)");
 	else if (dmdev_has_target(ACT_TARGET) == 0)
-		set_err(e, ACT_ERR_NO_DM, what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
-			ACT_TARGET);
+		act_set_err(e, ACT_ERR_NO_DM, what, "the kernel has no '%s' target and could not load it (install umlcow-dkms, or run make install-dkms in the source tree, or insmod drivers/md/dm-umlcow.ko; or map it without the module: --via nbd)",
+			    ACT_TARGET);
 	else if (kmsg[0])
-		set_err(e, ACT_ERR_FAIL, what, "the kernel refused the table: %s",
-			kmsg);
+		act_set_err(e, ACT_ERR_FAIL, what, "the kernel refused the table: %s",
+			    kmsg);
 	else if (dmmsg[0])
-		set_err(e, ACT_ERR_FAIL, what, "%s", dmmsg);
+		act_set_err(e, ACT_ERR_FAIL, what, "%s", dmmsg);
 	else
-		set_err(e, ACT_ERR_FAIL, what, "cannot create device '%s': %s",
-			name, strerror(-err));
+		act_set_err(e, ACT_ERR_FAIL, what, "cannot create device '%s': %s",
+			    name, strerror(-err));
 	return -1;
 }
 
@@ -323,8 +314,8 @@ static bool interrupted(struct open_state *s)
 		while (sigtimedwait(&one, NULL, &now) < 0 && errno == EINTR)
 			;
 	}
-	set_err(s->e, ACT_ERR_INTERRUPTED, s->path, "interrupted by SIG%s; everything open did was undone",
-		sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	act_set_err(s->e, ACT_ERR_INTERRUPTED, s->path, "interrupted by SIG%s; everything open did was undone",
+		    sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 	s->e->signo = sig;
 	return true;
 }
@@ -335,13 +326,13 @@ int act_plan(const struct cow_info *info, struct cow_map_plan *p,
 	struct cow_err ce;
 
 	if (cow_map_plan(info, 512, p, &ce))
-		return cow_failed(e, path, &ce);
+		return act_cow_failed(e, path, &ce);
 	if (p->unmapped_bytes)
-		say(log, ACT_LOG_INFO, path, "the last %" PRIu64 " bytes of the image are not a whole sector and are not mapped",
-		    p->unmapped_bytes);
+		act_say(log, ACT_LOG_INFO, path, "the last %" PRIu64 " bytes of the image are not a whole sector and are not mapped",
+			p->unmapped_bytes);
 	if (p->padding_bits)
-		say(log, ACT_LOG_INFO, path, "short %s bitmap: the bits of the last sectors lie in the padding, where UML writes them; mapped read-write",
-		    info->layout_name);
+		act_say(log, ACT_LOG_INFO, path, "short %s bitmap: the bits of the last sectors lie in the padding, where UML writes them; mapped read-write",
+			info->layout_name);
 	return 0;
 }
 
@@ -356,10 +347,10 @@ void act_explain_tail(const struct cow_info *info,
 	else
 		snprintf(which, sizeof(which), "the last %" PRIu64 " sectors",
 			 p->tail_sectors);
-	say(log, ACT_LOG_ERR, path, "mapping read-only: the short %s bitmap has no bit for %s ('umlcow-setup upgrade' makes a v3 copy that maps read-write)",
-	    info->layout_name, which);
-	say(log, ACT_LOG_INFO, path, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads %s from the backing file, and so does this mapping, where a write could not be kept",
-	    which);
+	act_say(log, ACT_LOG_ERR, path, "mapping read-only: the short %s bitmap has no bit for %s ('umlcow-setup upgrade' makes a v3 copy that maps read-write)",
+		info->layout_name, which);
+	act_say(log, ACT_LOG_INFO, path, "the bitmap is one byte short (UML's rounding) and that byte is the data area's first: UML reads %s from the backing file, and so does this mapping, where a write could not be kept",
+		which);
 }
 
 /* Open and lock the COW file, then parse it from that descriptor. */
@@ -377,14 +368,14 @@ static int open_cow_locked(struct open_state *s)
 	if (fd < 0) {
 		if (!s->read_only &&
 		    (errno == EROFS || errno == EACCES || errno == EPERM))
-			set_err(s->e, ACT_ERR_FAIL, s->path, "cannot open for writing: %s; map it with --read-only",
-				strerror(errno));
+			act_set_err(s->e, ACT_ERR_FAIL, s->path, "cannot open for writing: %s; map it with --read-only",
+				    strerror(errno));
 		else if (errno == EINVAL && stat(s->path, &st) == 0 &&
 			 S_ISBLK(st.st_mode))
-			set_err(s->e, ACT_ERR_FAIL, s->path, "%s (map a COW file on a block device by hand: see 'table')",
-				ce.msg);
+			act_set_err(s->e, ACT_ERR_FAIL, s->path, "%s (map a COW file on a block device by hand: see 'table')",
+				    ce.msg);
 		else
-			cow_failed(s->e, s->path, &ce);
+			act_cow_failed(s->e, s->path, &ce);
 		return -1;
 	}
 	if (act_lock(fd, !s->read_only, s->path, true, s->e)) {
@@ -393,10 +384,10 @@ static int open_cow_locked(struct open_state *s)
 	}
 	if (cow_open_fd(&s->cf, fd, s->path, &co, &ce)) {
 		close(fd);
-		return cow_failed(s->e, s->path, &ce);
+		return act_cow_failed(s->e, s->path, &ce);
 	}
-	say(s->o->log, ACT_LOG_INFO, s->path, "layout %s (%s)",
-	    s->cf.info.layout_name, s->cf.why);
+	act_say(s->o->log, ACT_LOG_INFO, s->path, "layout %s (%s)",
+		s->cf.info.layout_name, s->cf.why);
 	/*
 	 * Before the file is extended (which would put zeros under set bits)
 	 * or anything is attached: sectors whose data was cut off are lost.
@@ -404,7 +395,7 @@ static int open_cow_locked(struct open_state *s)
 	if (act_plan(&s->cf.info, &s->plan, s->path, s->o->log, s->e))
 		return -1;
 	if (cow_data_check(&s->cf, &ce))
-		return cow_failed(s->e, s->path, &ce);
+		return act_cow_failed(s->e, s->path, &ce);
 	if (s->plan.read_only && !s->read_only) {
 		act_explain_tail(&s->cf.info, &s->plan, s->path, s->o->log);
 		s->read_only = true;
@@ -422,16 +413,16 @@ static int open_backing(struct open_state *s)
 
 	s->b = malloc(sizeof(*s->b));
 	if (!s->b) {
-		set_err(s->e, ACT_ERR_FAIL, s->path, "out of memory");
+		act_set_err(s->e, ACT_ERR_FAIL, s->path, "out of memory");
 		return -1;
 	}
 	s->b->fd = -1;
 	if (cow_backing_open(&s->cf, s->o->backing, O_RDONLY, s->o->force,
 			     s->b, &ce))
-		return cow_failed(s->e, s->path, &ce);
+		return act_cow_failed(s->e, s->path, &ce);
 	if (s->b->warning[0])
-		say(s->o->log, ACT_LOG_WARN, s->path, "%s", s->b->warning);
-	say(s->o->log, ACT_LOG_INFO, s->path, "backing file %s", s->b->path);
+		act_say(s->o->log, ACT_LOG_WARN, s->path, "%s", s->b->warning);
+	act_say(s->o->log, ACT_LOG_INFO, s->path, "backing file %s", s->b->path);
 	/*
 	 * The descriptor checked is the one mapped: reopening the path would
 	 * map whatever it names by now (a block device, too).
@@ -441,17 +432,17 @@ static int open_backing(struct open_state *s)
 	if (act_lock(s->back_fd, false, s->b->path, false, s->e))
 		return -1;
 	if (cow_fd_size(s->back_fd, &bsize, &ce))
-		return cow_failed(s->e, s->b->path, &ce);
+		return act_cow_failed(s->e, s->b->path, &ce);
 	if (bsize / 512 < s->plan.len + s->plan.tail_len) {
-		set_err(s->e, ACT_ERR_FAIL, s->b->path, "the backing file (%" PRIu64 " bytes) is smaller than the image (%" PRIu64 " bytes)",
-			bsize, s->cf.info.size);
+		act_set_err(s->e, ACT_ERR_FAIL, s->b->path, "the backing file (%" PRIu64 " bytes) is smaller than the image (%" PRIu64 " bytes)",
+			    bsize, s->cf.info.size);
 		return -1;
 	}
 	if (s->read_only && s->cf.info.file_size < s->plan.cow_need &&
 	    !cow_map_ro_short_ok(&s->plan, s->cf.info.file_size)) {
-		set_err(s->e, ACT_ERR_FAIL, s->path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
-			s->cf.info.file_size, s->plan.cow_need,
-			s->plan.cow_need);
+		act_set_err(s->e, ACT_ERR_FAIL, s->path, "the file ends at byte %" PRIu64 ", before its data area ends at byte %" PRIu64 "; a read-only mapping cannot extend it (map it once read-write, or extend it with 'truncate -s %" PRIu64 "')",
+			    s->cf.info.file_size, s->plan.cow_need,
+			    s->plan.cow_need);
 		return -1;
 	}
 	return 0;
@@ -490,18 +481,18 @@ static int open_extend(struct open_state *s)
 	if (size >= need)
 		return 0;
 	if (s->read_only) {
-		say(s->o->log, ACT_LOG_INFO, s->path, "the file ends before its data area; mapped as it is");
+		act_say(s->o->log, ACT_LOG_INFO, s->path, "the file ends before its data area; mapped as it is");
 		return 0;
 	}
 	if (ftruncate(s->cf.fd, (off_t)need) < 0) {
-		set_err(s->e, ACT_ERR_FAIL, s->path, "cannot extend the file to %" PRIu64 " bytes: %s",
-			need, strerror(errno));
+		act_set_err(s->e, ACT_ERR_FAIL, s->path, "cannot extend the file to %" PRIu64 " bytes: %s",
+			    need, strerror(errno));
 		return -1;
 	}
 	s->orig_size = size;
 	s->extended = true;
-	say(s->o->log, ACT_LOG_INFO, s->path, "extended sparsely from %" PRIu64 " to %" PRIu64 " bytes",
-	    size, need);
+	act_say(s->o->log, ACT_LOG_INFO, s->path, "extended sparsely from %" PRIu64 " to %" PRIu64 " bytes",
+		size, need);
 	return 0;
 }
 
@@ -509,8 +500,8 @@ static int open_extend(struct open_state *s)
 static void dio_refused(struct open_state *s, const struct loopdev *ld,
 			const char *file)
 {
-	say(s->o->log, ACT_LOG_WARN, file, "the file system refused direct I/O on the file; %s uses the page cache",
-	    ld->path);
+	act_say(s->o->log, ACT_LOG_WARN, file, "the file system refused direct I/O on the file; %s uses the page cache",
+		ld->path);
 }
 
 static int open_attach(struct open_state *s)
@@ -521,8 +512,8 @@ static int open_attach(struct open_state *s)
 				 s->path, &s->cow_loop);
 
 	if (err) {
-		set_err(s->e, ACT_ERR_FAIL, s->path, "cannot attach a loop device: %s",
-			loopdev_strerror(err));
+		act_set_err(s->e, ACT_ERR_FAIL, s->path, "cannot attach a loop device: %s",
+			    loopdev_strerror(err));
 		return -1;
 	}
 	if (dio && !s->cow_loop.direct_io)
@@ -532,15 +523,15 @@ static int open_attach(struct open_state *s)
 	err = loopdev_attach(s->back_fd, LOOPDEV_READ_ONLY | dio, s->b->path,
 			     &s->back_loop);
 	if (err) {
-		set_err(s->e, ACT_ERR_FAIL, s->b->path, "cannot attach a loop device: %s",
-			loopdev_strerror(err));
+		act_set_err(s->e, ACT_ERR_FAIL, s->b->path, "cannot attach a loop device: %s",
+			    loopdev_strerror(err));
 		return -1;
 	}
 	if (dio && !s->back_loop.direct_io)
 		dio_refused(s, &s->back_loop, s->b->path);
-	say(s->o->log, ACT_LOG_INFO, s->path, "COW file on %s, backing file on %s%s",
-	    s->cow_loop.path, s->back_loop.path,
-	    dio ? " (direct I/O asked for)" : "");
+	act_say(s->o->log, ACT_LOG_INFO, s->path, "COW file on %s, backing file on %s%s",
+		s->cow_loop.path, s->back_loop.path,
+		dio ? " (direct I/O asked for)" : "");
 	return 0;
 }
 
@@ -566,18 +557,18 @@ static int open_create(struct open_state *s, struct umlcow_open_result *r)
 			   sizeof(params), &ce) ||
 	    cow_map_tail_params(&s->plan, back_dev, tparams, sizeof(tparams),
 				&ce))
-		return cow_failed(s->e, s->path, &ce);
+		return act_cow_failed(s->e, s->path, &ce);
 	act_uuid_prefix(false, s->cf.dev, s->cf.ino, uuid, sizeof(uuid));
 	snprintf(uuid + strlen(uuid), sizeof(uuid) - strlen(uuid), "%s",
 		 s->o->name);
 	t[0] = (struct dmdev_target){ 0, s->plan.len, ACT_TARGET, params };
 	t[1] = (struct dmdev_target){ s->plan.len, s->plan.tail_len, "linear",
 				      tparams };
-	say(s->o->log, ACT_LOG_INFO, s->path, "table: 0 %" PRIu64 " %s %s",
-	    s->plan.len, ACT_TARGET, params);
+	act_say(s->o->log, ACT_LOG_INFO, s->path, "table: 0 %" PRIu64 " %s %s",
+		s->plan.len, ACT_TARGET, params);
 	if (s->plan.tail_len)
-		say(s->o->log, ACT_LOG_INFO, s->path, "table: %" PRIu64 " %" PRIu64 " linear %s",
-		    s->plan.len, s->plan.tail_len, tparams);
+		act_say(s->o->log, ACT_LOG_INFO, s->path, "table: %" PRIu64 " %" PRIu64 " linear %s",
+			s->plan.len, s->plan.tail_len, tparams);
 	err = dmdev_create_table(s->o->name, uuid, s->read_only, t,
 				 s->plan.tail_len ? 2 : 1, r->node,
 				 sizeof(r->node));
@@ -593,9 +584,9 @@ static void open_undo(struct open_state *s, bool failed)
 		int err = dmdev_remove(s->o->name, false);
 
 		if (err)
-			say(s->o->log, ACT_LOG_ERR, s->o->name, "cannot remove the device again: %s",
-			    dmdev_last_error()[0] ? dmdev_last_error() :
-			    strerror(-err));
+			act_say(s->o->log, ACT_LOG_ERR, s->o->name, "cannot remove the device again: %s",
+				dmdev_last_error()[0] ? dmdev_last_error() :
+				strerror(-err));
 	}
 	if (failed) {
 		loopdev_detach(&s->back_loop);
@@ -607,8 +598,8 @@ static void open_undo(struct open_state *s, bool failed)
 	}
 	if (s->extended && failed &&
 	    ftruncate(s->cf.fd, (off_t)s->orig_size) < 0)
-		say(s->o->log, ACT_LOG_ERR, s->path, "cannot shrink the file back to %" PRIu64 " bytes: %s",
-		    s->orig_size, strerror(errno));
+		act_say(s->o->log, ACT_LOG_ERR, s->path, "cannot shrink the file back to %" PRIu64 " bytes: %s",
+			s->orig_size, strerror(errno));
 	if (s->back_fd >= 0)
 		close(s->back_fd);
 	cow_backing_close(s->b);
@@ -625,9 +616,9 @@ int umlcow_open(const struct umlcow_open_opts *o, struct umlcow_open_result *r,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	set_err(e, ACT_ERR_NONE, NULL, "%s", "");
+	act_set_err(e, ACT_ERR_NONE, NULL, "%s", "");
 	if (!s) {
-		set_err(e, ACT_ERR_FAIL, o->path, "out of memory");
+		act_set_err(e, ACT_ERR_FAIL, o->path, "out of memory");
 		return -1;
 	}
 	s->o = o;
@@ -674,8 +665,8 @@ int act_not_held(const struct dmdev *d, struct act_err *e)
 
 	if (n <= 0)
 		return 0;
-	set_err(e, ACT_ERR_BUSY, d->name, "the device is held by %s (a partition mapping or another device on top of it); remove %s first (partitions: kpartx -d %s/%s); nothing was closed",
-		who, n == 1 ? "it" : "them", DMDEV_DIR, d->name);
+	act_set_err(e, ACT_ERR_BUSY, d->name, "the device is held by %s (a partition mapping or another device on top of it); remove %s first (partitions: kpartx -d %s/%s); nothing was closed",
+		    who, n == 1 ? "it" : "them", DMDEV_DIR, d->name);
 	return -1;
 }
 
@@ -686,13 +677,13 @@ int umlcow_close(const char *name, bool deferred, struct act_err *e)
 	if (!err)
 		return 0;
 	if (err == -EBUSY)
-		set_err(e, ACT_ERR_BUSY, name, "the device is in use (mounted or open); close it first, or use --deferred");
+		act_set_err(e, ACT_ERR_BUSY, name, "the device is in use (mounted or open); close it first, or use --deferred");
 	else if (err == -ENXIO)
-		set_err(e, ACT_ERR_NOT_MAPPED, name, "no such device");
+		act_set_err(e, ACT_ERR_NOT_MAPPED, name, "no such device");
 	else
-		set_err(e, ACT_ERR_FAIL, name, "cannot remove the device: %s",
-			dmdev_last_error()[0] ? dmdev_last_error() :
-			strerror(-err));
+		act_set_err(e, ACT_ERR_FAIL, name, "cannot remove the device: %s",
+			    dmdev_last_error()[0] ? dmdev_last_error() :
+			    strerror(-err));
 	return -1;
 }
 
@@ -703,7 +694,7 @@ int umlcow_commit(const char *name, struct act_err *e)
 
 	if (!err)
 		return 0;
-	set_err(e, ACT_ERR_FAIL, name, "commit failed: %s",
-		dmdev_last_error()[0] ? dmdev_last_error() : strerror(-err));
+	act_set_err(e, ACT_ERR_FAIL, name, "commit failed: %s",
+		    dmdev_last_error()[0] ? dmdev_last_error() : strerror(-err));
 	return -1;
 }

@@ -11,6 +11,9 @@
  * Nothing here prints. Errors come back in a struct act_err (a kind, the file
  * or device it is about, a message and a detail for --verbose); remarks on
  * the way (what was chosen, what was done) go to the caller's log function.
+ *
+ * The same for a mapping without the module (open --via nbd: nbdkit and the
+ * kernel's nbd driver): act-nbd.h.
  */
 #ifndef UMLCOW_ACT_H
 #define UMLCOW_ACT_H

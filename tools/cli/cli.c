@@ -65,6 +65,42 @@ void cli_cow_err(const char *file, const struct cow_err *e)
 		cli_info(file, "%s", e->detail);
 }
 
+/* One exit status for each kind of error (act.h), for every command. */
+static const int exit_of[ACT_ERR_KINDS] = {
+	[ACT_ERR_NONE] = EXIT_OK,
+	[ACT_ERR_FAIL] = EXIT_FAIL,
+	[ACT_ERR_USAGE] = EXIT_USAGE,
+	[ACT_ERR_NOT_MAPPED] = EXIT_NOT_MAPPED,
+	[ACT_ERR_BUSY] = EXIT_BUSY,
+	[ACT_ERR_NO_DM] = EXIT_NO_DM,
+	[ACT_ERR_INTERRUPTED] = EXIT_FAIL,	/* raised again: 128 + N */
+};
+
+int cli_exit_status(enum act_err_kind kind)
+{
+	return kind < ACT_ERR_KINDS ? exit_of[kind] : EXIT_FAIL;
+}
+
+int cli_act_err(const struct act_err *e)
+{
+	const char *file = e->file[0] ? e->file : NULL;
+
+	cli_err(file, "%s", e->msg);
+	if (e->detail[0])
+		cli_info(file, "%s", e->detail);
+	return cli_exit_status(e->kind);
+}
+
+void cli_act_log(enum act_log_level level, const char *file, const char *msg)
+{
+	if (level == ACT_LOG_ERR)
+		cli_err(file, "%s", msg);
+	else if (level == ACT_LOG_WARN)
+		cli_warn(file, "%s", msg);
+	else
+		cli_info(file, "%s", msg);
+}
+
 int cli_data_complete(const struct cow_file *cf)
 {
 	struct cow_err err;

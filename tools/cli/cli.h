@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "act.h"
 #include "cowfmt.h"
 #include "quote.h"
 
@@ -63,6 +64,16 @@ void cli_info(const char *file, const char *fmt, ...)
 
 /* A library error: its message, and its detail with --verbose. */
 void cli_cow_err(const char *file, const struct cow_err *e);
+
+/*
+ * What the activation layer (act.h) and the library say, shown the CLI's
+ * way: the one table from an error's kind to the exit status (a library
+ * error through act_cow_kind()); an error printed (its detail with
+ * --verbose), returning that status; a remark.
+ */
+int cli_exit_status(enum act_err_kind kind);
+int cli_act_err(const struct act_err *e);
+void cli_act_log(enum act_log_level level, const char *file, const char *msg);
 
 /*
  * Whether every allocated sector of @cf has its data in the file

@@ -120,8 +120,7 @@ static int open_cow(struct cow_file *cf, const char *path,
 
 	if (cow_open(cf, path, &oo, &err)) {
 		cli_cow_err(path, &err);
-		return err.kind == COW_ERR_AMBIGUOUS ||
-		       err.kind == COW_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		return cli_exit_status(act_cow_kind(&err));
 	}
 	cli_info(path, "layout %s: %s", cf->info.layout_name, cf->why);
 	return 0;
@@ -150,19 +149,18 @@ static int open_cow_backing(struct cow_file *cf, const struct cli_opts *o,
 /* Take UML's kind of lock on @fd, or say who holds it. */
 static int lock(int fd, bool exclusive, const char *path)
 {
+	static const struct filelock_words words = {
+		.bracket = true,
+		.outcome = "stop UML or close the mapping first",
+	};
 	struct filelock_holder h;
-	char who[160];
-	int ret = filelock_take(fd, exclusive, &h);
+	char why[512];
+	int err = filelock_take(fd, exclusive, &h);
 
-	if (ret == 0)
+	if (err == 0)
 		return 0;
-	if (ret == -EAGAIN) {
-		filelock_describe(&h, who, sizeof(who));
-		cli_err(path, "in use (%s); stop UML or close the mapping first",
-			who);
-	} else {
-		cli_err(path, "cannot lock: %s", strerror(-ret));
-	}
+	filelock_refusal(err, &h, &words, why, sizeof(why));
+	cli_err(path, "%s", why);
 	return -1;
 }
 
@@ -431,7 +429,7 @@ static int in_place_allowed(const struct cli_opts *o)
 	if (!o->backing)
 		return cli_usage_error("merge", "--in-place writes into the backing file: name it with --backing PATH (the header's path is not trusted for writing)");
 	if (!o->yes) {
-		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes to do it (other COW files on %s will no longer match its mtime)",
+		cli_err(o->args[0], "merging in place writes into the backing file %s; add --yes (or -q, --batch-mode) to do it (other COW files on %s will no longer match its mtime)",
 			o->backing, o->backing);
 		return EXIT_FAIL;
 	}

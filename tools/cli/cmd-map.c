@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "act-nbd.h"
 #include "cli.h"
 #include "dmdev.h"
 #include "json.h"
@@ -162,42 +163,6 @@ const struct cli_help cmd_table_help = {
 
 /* ---- what the activation layer says ---------------------------------- */
 
-/* One exit status for each kind of error (act.h), for every command here. */
-static const int exit_of[ACT_ERR_KINDS] = {
-	[ACT_ERR_NONE] = EXIT_OK,
-	[ACT_ERR_FAIL] = EXIT_FAIL,
-	[ACT_ERR_USAGE] = EXIT_USAGE,
-	[ACT_ERR_NOT_MAPPED] = EXIT_NOT_MAPPED,
-	[ACT_ERR_BUSY] = EXIT_BUSY,
-	[ACT_ERR_NO_DM] = EXIT_NO_DM,
-	[ACT_ERR_INTERRUPTED] = EXIT_FAIL,	/* raised again: 128 + N */
-};
-
-int cli_exit_status(enum act_err_kind kind)
-{
-	return kind < ACT_ERR_KINDS ? exit_of[kind] : EXIT_FAIL;
-}
-
-int cli_act_err(const struct act_err *e)
-{
-	const char *file = e->file[0] ? e->file : NULL;
-
-	cli_err(file, "%s", e->msg);
-	if (e->detail[0])
-		cli_info(file, "%s", e->detail);
-	return cli_exit_status(e->kind);
-}
-
-void cli_act_log(enum act_log_level level, const char *file, const char *msg)
-{
-	if (level == ACT_LOG_ERR)
-		cli_err(file, "%s", msg);
-	else if (level == ACT_LOG_WARN)
-		cli_warn(file, "%s", msg);
-	else
-		cli_info(file, "%s", msg);
-}
-
 static int dm_failed(const char *what, int err)
 {
 	struct act_err e;
@@ -231,11 +196,28 @@ static void default_name(const char *path, char *name, size_t len)
 }
 
 /*
+ * Why cli_q() would change the name @s. In a UTF-8 locale: a C1 control, a
+ * bidirectional or zero-width character, bytes that are not UTF-8. Outside
+ * one (C, POSIX) every byte from 0x80 up is shown \xNN, whatever it
+ * encodes: then it is the locale that refuses an otherwise printable name.
+ */
+static const char *name_unshown(const char *s)
+{
+	bool ascii_ok = true;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ascii_ok = false;
+	if (!cli_q_utf8() && ascii_ok)
+		return "the name has bytes outside ASCII, which this locale (its character set is not UTF-8) does not show as they are";
+	return "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+}
+
+/*
  * The device name: --name, or the file's name. open prints the device's
  * path for scripts to use, so it must be printable exactly and safely: a
- * name cli_q() would change (a C1 control, a bidirectional or zero-width
- * character, bytes that are not UTF-8) is refused, as device-mapper's own
- * rules refuse a '/'.
+ * name cli_q() would change (name_unshown() says why) is refused, as
+ * device-mapper's own rules refuse a '/'.
  */
 static int open_name(const struct cli_opts *o, const char *path, char *name,
 		     size_t len)
@@ -250,7 +232,7 @@ static int open_name(const struct cli_opts *o, const char *path, char *name,
 	if (dmdev_check_name(checked, &why) == 0) {
 		if (cli_q_plain(checked))
 			return 0;
-		why = "the name contains a character that is not shown as it is (a control, bidirectional or zero-width character, or bytes that are not UTF-8)";
+		why = name_unshown(checked);
 	}
 	if (o->name) {
 		cli_err(NULL, "invalid --name '%s': %s", o->name, why);
@@ -280,25 +262,27 @@ static bool want_nbd(const char *path)
 	return true;
 }
 
-/* open --via nbd: refuse a file mapped already, then nbd_open(). */
+/* open --via nbd: refuse the target's options, then act_nbd_open(). */
 static int open_nbd(const struct cli_opts *o, const char *path,
 		    const char *name)
 {
-	char other[2 * DM_NAME_LEN];
+	struct act_nbd_open_opts ao = {
+		.name = name,
+		.no_discard = o->no_discard,
+		.log = cli_act_log,
+	};
+	struct act_nbd_open_result r;
 	struct act_err e;
-	struct stat st;
 
 	if (o->have_commit_interval)
 		return cli_usage_error("open", "--commit-interval is the target's; the nbdkit plugin writes the bitmap at every flush and when it stops");
 	if (o->direct_io)
 		return cli_usage_error("open", "--direct-io is for the loop devices of the target; nbdkit serves the file itself");
-	if (stat(path, &st) == 0 &&
-	    act_mappings_of(st.st_dev, st.st_ino, other, sizeof(other)) > 0) {
-		other[strcspn(other, "\n")] = '\0';
-		act_already_mapped(&e, path, other);
+	nbd_file_of(o, path, &ao.file);
+	if (act_nbd_open(&ao, &r, &e))
 		return cli_act_err(&e);
-	}
-	return nbd_open(o, path, name);
+	printf("%s\n", r.node);
+	return EXIT_OK;
 }
 
 int cmd_open(int argc, char **argv)
@@ -360,7 +344,7 @@ struct mapping {
 	uint64_t allocated, total, dirty, memory;
 	char mode[16];		/* rw, ro, fail */
 	char access[16];	/* writable, read_only */
-	struct nbd_mapping *nbd;	/* an nbd-backed one: what it is */
+	struct act_nbd_mapping *nbd;	/* an nbd-backed one: what it is */
 };
 
 /* "MAJ:MIN" of a table to the loop's backing file, else a /dev path. */
@@ -381,12 +365,12 @@ static void dev_to_file(const char *dev, char *buf, size_t len)
  */
 static void parse_nbd(const struct dmdev *dev, struct mapping *m)
 {
-	struct nbd_mapping *nm = malloc(sizeof(*nm));
+	struct act_nbd_mapping *nm = malloc(sizeof(*nm));
 
 	m->nbd = nm;
 	if (!nm)
 		return;
-	nbd_mapping_get(dev, nm);
+	act_nbd_mapping_get(dev, nm);
 	snprintf(m->cow_file, sizeof(m->cow_file), "%s", nm->cow_file);
 	snprintf(m->backing_file, sizeof(m->backing_file), "%s",
 		 nm->backing_file);
@@ -673,8 +657,9 @@ int cmd_close(int argc, char **argv)
 	dmdev_set_verbose(cli_verbose);
 	/* No device, but a runtime directory: an interrupted open --via nbd. */
 	if (!dmdev_check_name(o.args[0], NULL) &&
-	    dmdev_exists(o.args[0]) == 0 && nbd_leftover(o.args[0]))
-		return nbd_close_leftover(o.args[0]);
+	    dmdev_exists(o.args[0]) == 0 && act_nbd_leftover(o.args[0]))
+		return act_nbd_close_leftover(o.args[0], cli_act_log, &e) ?
+		       cli_act_err(&e) : EXIT_OK;
 	ret = resolve(o.args[0], name, DM_NAME_LEN, argv[0]);
 	if (ret)
 		return ret;
@@ -686,8 +671,10 @@ int cmd_close(int argc, char **argv)
 		if (act_is_nbd_mapping(&dev)) {
 			if (o.deferred)
 				ret = cli_usage_error(argv[0], "--deferred cannot stop the server of a mapping made with --via nbd");
+			else if (act_nbd_close(&dev, cli_act_log, &e))
+				ret = cli_act_err(&e);
 			else
-				ret = nbd_close(&dev);
+				ret = EXIT_OK;
 			dmdev_free(&dev);
 			return ret;
 		}
@@ -775,7 +762,8 @@ int cmd_commit(int argc, char **argv)
 
 		dmdev_free(&dev);
 		if (nbd)
-			return nbd_commit(name);
+			return act_nbd_commit(name, cli_act_log, &e) ?
+			       cli_act_err(&e) : EXIT_OK;
 	}
 	if (umlcow_commit(name, &e))
 		return cli_act_err(&e);

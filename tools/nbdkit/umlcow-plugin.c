@@ -129,23 +129,22 @@ static int umlcow_config_complete(void)
 /* Take UML's lock, or say who holds it, in umlcow-setup's words. */
 static int lock(int fd, bool exclusive, const char *path, bool cow)
 {
+	static const struct filelock_words cow_words = {
+		.hint = "is UML running on it, is it mapped, or served by another nbdkit?",
+		.outcome = "not served",
+	};
+	static const struct filelock_words backing_words = {
+		.backing = true, .outcome = "not served",
+	};
 	struct filelock_holder h;
-	char holder[256];
+	char why[512];
 	int err = filelock_take(fd, exclusive, &h);
 
 	if (!err)
 		return 0;
-	if (err != -EAGAIN) {
-		nbdkit_error("%s: cannot lock: %s", path, strerror(-err));
-		return -1;
-	}
-	filelock_describe(&h, holder, sizeof(holder));
-	if (cow)
-		nbdkit_error("%s: in use: %s (is UML running on it, is it mapped, or served by another nbdkit?); not served",
-			     path, holder);
-	else
-		nbdkit_error("%s: the backing file is in use: %s; not served",
-			     path, holder);
+	filelock_refusal(err, &h, cow ? &cow_words : &backing_words, why,
+			 sizeof(why));
+	nbdkit_error("%s: %s", path, why);
 	return -1;
 }
 

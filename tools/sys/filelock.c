@@ -93,3 +93,25 @@ void filelock_describe(const struct filelock_holder *holder, char *buf,
 		snprintf(buf, len, "process %ld holds %s on it",
 			 (long)holder->pid, kind);
 }
+
+void filelock_refusal(int err, const struct filelock_holder *holder,
+		      const struct filelock_words *w, char *buf, size_t len)
+{
+	char who[256], hint[256] = "";
+
+	if (err != -EAGAIN) {
+		snprintf(buf, len, "cannot lock: %s", strerror(-err));
+		return;
+	}
+	filelock_describe(holder, who, sizeof(who));
+	if (w->hint)
+		snprintf(hint, sizeof(hint), " (%s)", w->hint);
+	if (w->bracket)
+		snprintf(buf, len, "%sin use (%s)%s; %s",
+			 w->backing ? "the backing file is " : "", who, hint,
+			 w->outcome);
+	else
+		snprintf(buf, len, "%sin use: %s%s; %s",
+			 w->backing ? "the backing file is " : "", who, hint,
+			 w->outcome);
+}

@@ -44,4 +44,25 @@ int filelock_take(int fd, bool exclusive, struct filelock_holder *holder);
 void filelock_describe(const struct filelock_holder *holder, char *buf,
 		       size_t len);
 
+/*
+ * How a caller words a lock refused by a conflict: what the file is, a
+ * question after the holder, what did not happen.
+ */
+struct filelock_words {
+	bool backing;		/* "the backing file is in use", not "in use" */
+	bool bracket;		/* the holder in parentheses: "in use (HOLDER)" */
+	const char *hint;	/* NULL, or "is UML running on it?" */
+	const char *outcome;	/* "not mapped", "not served", ... */
+};
+
+/*
+ * Why filelock_take() refused (its return @err), for a message
+ * "FILE: <buf>": "cannot lock: ERROR", or for a conflict (-EAGAIN, the
+ * holder @holder) "[the backing file is ]in use: HOLDER[ (HINT)]; OUTCOME",
+ * or with @w->bracket "in use (HOLDER); OUTCOME". The one wording of a
+ * refused lock, for umlcow-setup's commands, act_lock() and the plugin.
+ */
+void filelock_refusal(int err, const struct filelock_holder *holder,
+		      const struct filelock_words *w, char *buf, size_t len);
+
 #endif /* UMLCOW_FILELOCK_H */
