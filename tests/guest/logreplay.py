@@ -231,18 +231,14 @@ def cmd_replay(args):
         points += 1
         # A point whose image equals the last checked one's gives the same
         # result, unless it is a mark (its check may expect more).
+        mine = False
         if args.exec and (changed or flags & MARK or not args.skip_same):
             due += 1
             changed = False
             # The points due are the same for every share; each checks
             # every Nth of them, and every mark.
-            if not flags & MARK and (due - 1) % share_n != share_k - 1:
-                due_here = False
-            else:
-                due_here = True
-        else:
-            due_here = False
-        if due_here:
+            mine = flags & MARK or (due - 1) % share_n == share_k - 1
+        if mine:
             checked += 1
             env = dict(os.environ, POINT=str(i), KIND=kind_of(flags),
                        MARK=mark, IMAGE=args.image)
