@@ -106,12 +106,8 @@ void filelock_refusal(int err, const struct filelock_holder *holder,
 	filelock_describe(holder, who, sizeof(who));
 	if (w->hint)
 		snprintf(hint, sizeof(hint), " (%s)", w->hint);
-	if (w->bracket)
-		snprintf(buf, len, "%sin use (%s)%s; %s",
-			 w->backing ? "the backing file is " : "", who, hint,
-			 w->outcome);
-	else
-		snprintf(buf, len, "%sin use: %s%s; %s",
-			 w->backing ? "the backing file is " : "", who, hint,
-			 w->outcome);
+	snprintf(buf, len, "%sin use%s%s%s%s; %s",
+		 w->backing ? "the backing file is " : "",
+		 w->bracket ? " (" : ": ", who, w->bracket ? ")" : "", hint,
+		 w->outcome);
 }
